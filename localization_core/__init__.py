@@ -1,0 +1,1 @@
+"""Domain logic and provider adapters for video localization. Never imports dagster."""

@@ -1,0 +1,328 @@
+"""The only place that runs ffmpeg and ffprobe: probing, cutting, converting, mixing, muxing.
+
+Every failure surfaces as one clear error: ``InvalidInputError`` for media that cannot be read,
+``ProcessingError(stage="media")`` for a conversion that failed on readable input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from localization_core.domain import AudioStream, Frozen, MediaProbe
+from localization_core.errors import InvalidInputError, ProcessingError
+
+FFMPEG = os.environ.get("FFMPEG_BINARY", "ffmpeg")
+FFPROBE = os.environ.get("FFPROBE_BINARY", "ffprobe")
+_TIMEOUT_S = 3600.0
+_VFR_TOLERANCE = 0.01
+
+
+class AudioTrack(Frozen):
+    """An audio file to mux, with its language tag and a human title."""
+
+    path: str
+    language: str = "und"
+    title: str = ""
+
+
+class Loudness(Frozen):
+    """EBU R128 measurement of a file."""
+
+    integrated_lufs: float
+    true_peak_dbtp: float
+    lra: float
+    threshold: float
+
+
+def _last_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else "no error output"
+
+
+def _run(args: Sequence[str], *, what: str, timeout: float = _TIMEOUT_S) -> str:
+    """Run one ffmpeg-family command; returns stdout or raises ProcessingError."""
+    try:
+        proc = subprocess.run(  # noqa: S603 - fixed binaries, argument list
+            list(args), capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ProcessingError("media", f"{what}: timed out after {timeout:.0f} s") from exc
+    if proc.returncode != 0:
+        raise ProcessingError("media", f"{what}: {_last_error_line(proc.stderr)}")
+    return proc.stdout
+
+
+@contextmanager
+def atomic_output(dst: Path) -> Iterator[Path]:
+    """Yield a temp path beside ``dst`` (same suffix); rename onto ``dst`` only on success."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=dst.suffix)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _ffmpeg(args: Sequence[str], dst: Path, *, what: str) -> Path:
+    """Run ffmpeg writing to ``dst`` atomically (the output path is the last argument)."""
+    with atomic_output(dst) as tmp:
+        _run([FFMPEG, "-nostdin", "-hide_banner", "-v", "error", "-y", *args, str(tmp)], what=what)
+    return dst
+
+
+# --- probing -----------------------------------------------------------------------------
+
+
+class _ProbeStream(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    index: int = 0
+    codec_type: str = ""
+    codec_name: str = "unknown"
+    width: int | None = None
+    height: int | None = None
+    r_frame_rate: str = "0/0"
+    avg_frame_rate: str = "0/0"
+    channels: int = 0
+    channel_layout: str | None = None
+    sample_rate: int = 0
+    duration: float | None = None
+    nb_frames: int | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    side_data_list: list[dict[str, Any]] = Field(default_factory=list)
+    disposition: dict[str, int] = Field(default_factory=dict)
+
+
+class _ProbeFormat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    duration: float | None = None
+    format_name: str = ""
+
+
+class _ProbeOutput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    streams: list[_ProbeStream] = Field(default_factory=list)
+    format: _ProbeFormat = Field(default_factory=_ProbeFormat)
+
+
+def _fraction(text: str) -> Fraction | None:
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match or int(match.group(2)) == 0 or int(match.group(1)) == 0:
+        return None
+    return Fraction(int(match.group(1)), int(match.group(2)))
+
+
+def _rotation(stream: _ProbeStream) -> int:
+    for side in stream.side_data_list:
+        if "rotation" in side:
+            return int(-float(side["rotation"])) % 360
+    if "rotate" in stream.tags:
+        return int(float(stream.tags["rotate"])) % 360
+    return 0
+
+
+def _frame_rate(stream: _ProbeStream) -> tuple[Fraction | None, bool]:
+    """The nominal frame rate and whether the stream is variable-rate."""
+    real = _fraction(stream.r_frame_rate)
+    average = _fraction(stream.avg_frame_rate)
+    if real is None:
+        return average, False
+    if average is None:
+        return real, False
+    vfr = abs(float(real - average)) / float(real) > _VFR_TOLERANCE
+    return (average if vfr else real), vfr
+
+
+def _read_probe(path: Path) -> _ProbeOutput:
+    if not path.is_file():
+        raise InvalidInputError(f"{path.name}: no such file")
+    if path.stat().st_size == 0:
+        raise InvalidInputError(f"{path.name}: the file is empty")
+    args = [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
+    try:
+        raw = _run([*args, str(path)], what="ffprobe", timeout=120)
+        return _ProbeOutput.model_validate(json.loads(raw))
+    except ProcessingError as exc:
+        reason = exc.message.replace(f"{path}: ", "").removeprefix("ffprobe: ")
+        raise InvalidInputError(f"{path.name}: not readable media ({reason})") from exc
+    except (ValueError, ValidationError) as exc:
+        raise InvalidInputError(f"{path.name}: ffprobe returned unusable data") from exc
+
+
+def probe(path: Path) -> MediaProbe:
+    """Facts about a media file, or one ``InvalidInputError`` when it cannot be read."""
+    data = _read_probe(path)
+    video = next(
+        (
+            s
+            for s in data.streams
+            if s.codec_type == "video" and not s.disposition.get("attached_pic")
+        ),
+        None,
+    )
+    audio = tuple(
+        AudioStream(
+            index=s.index,
+            codec=s.codec_name,
+            channels=s.channels,
+            sample_rate=s.sample_rate,
+            channel_layout=s.channel_layout,
+        )
+        for s in data.streams
+        if s.codec_type == "audio"
+    )
+    if video is None and not audio:
+        raise InvalidInputError(f"{path.name}: no audio or video stream")
+    durations = [d for d in [data.format.duration, *(s.duration for s in data.streams)] if d]
+    if not durations:
+        raise InvalidInputError(f"{path.name}: duration unknown (truncated or not media)")
+    facts: dict[str, Any] = {"duration": max(durations), "has_video": video is not None}
+    if video is not None:
+        fps, vfr = _frame_rate(video)
+        if not video.width or not video.height:
+            raise InvalidInputError(f"{path.name}: video stream has no picture size")
+        facts.update(
+            width=video.width,
+            height=video.height,
+            fps_num=fps.numerator if fps else None,
+            fps_den=fps.denominator if fps else None,
+            vfr=vfr,
+            rotation=_rotation(video),
+            video_codec=video.codec_name,
+            frame_count=video.nb_frames,
+        )
+    return MediaProbe(**facts, audio_streams=audio)
+
+
+# --- audio ---------------------------------------------------------------------------------
+
+
+def extract_speech_audio(src: Path, dst: Path, *, start: float = 0.0, end: float | None = None) -> Path:
+    """16 kHz mono PCM WAV of ``src`` (optionally a time range): what speech models read."""
+    trim = ["-ss", f"{start:.3f}"] if start > 0 else []
+    until = ["-to", f"{end:.3f}"] if end is not None else []
+    args = [*trim, "-i", str(src), *until, "-map", "0:a:0", "-vn", "-ac", "1", "-ar", "16000"]
+    return _ffmpeg([*args, "-c:a", "pcm_s16le"], dst, what=f"extract speech audio of {src.name}")
+
+
+def extract_full_audio(src: Path, dst: Path) -> Path:
+    """Full-rate stereo float WAV of the first audio stream (mono input is duplicated)."""
+    args = ["-i", str(src), "-map", "0:a:0", "-vn", "-ac", "2", "-c:a", "pcm_f32le"]
+    return _ffmpeg(args, dst, what=f"extract audio of {src.name}")
+
+
+def audio_filter(src: Path, dst: Path, filtergraph: str, *, channels: int | None = None) -> Path:
+    """Apply an ffmpeg audio filter chain, writing float WAV."""
+    layout = ["-ac", str(channels)] if channels else []
+    args = ["-i", str(src), "-vn", "-af", filtergraph, *layout, "-c:a", "pcm_f32le"]
+    return _ffmpeg(args, dst, what=f"filter audio of {src.name}")
+
+
+def measure_loudness(path: Path) -> Loudness:
+    """EBU R128 integrated loudness, true peak and loudness range of an audio file."""
+    args = [FFMPEG, "-nostdin", "-hide_banner", "-i", str(path), "-vn"]
+    args += ["-af", "loudnorm=print_format=json", "-f", "null", "-"]
+    try:
+        proc = subprocess.run(  # noqa: S603
+            args, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ProcessingError("media", f"loudness of {path.name}: timed out") from exc
+    match = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", proc.stderr)
+    if proc.returncode != 0 or match is None:
+        raise ProcessingError("media", f"loudness of {path.name}: {_last_error_line(proc.stderr)}")
+    data = json.loads(match.group(0))
+    return Loudness(
+        integrated_lufs=_finite(data["input_i"]),
+        true_peak_dbtp=_finite(data["input_tp"]),
+        lra=_finite(data["input_lra"], floor=0.0),
+        threshold=_finite(data["input_thresh"]),
+    )
+
+
+def _finite(value: str, floor: float = -99.0) -> float:
+    number = float(value)
+    return number if number == number and abs(number) != float("inf") else floor
+
+
+def normalize_loudness(
+    src: Path, dst: Path, *, target_lufs: float = -16.0, true_peak: float = -1.5, lra: float = 11.0
+) -> Path:
+    """Two-pass EBU R128 normalization to ``target_lufs`` (linear when the range allows)."""
+    measured = measure_loudness(src)
+    if measured.integrated_lufs <= -70.0:
+        return audio_filter(src, dst, "anull")
+    graph = (
+        f"loudnorm=I={target_lufs}:TP={true_peak}:LRA={lra}"
+        f":measured_I={measured.integrated_lufs}:measured_TP={measured.true_peak_dbtp}"
+        f":measured_LRA={measured.lra}:measured_thresh={measured.threshold}:linear=true"
+    )
+    args = ["-i", str(src), "-vn", "-af", graph, "-ar", "48000", "-c:a", "pcm_f32le"]
+    return _ffmpeg(args, dst, what=f"normalize loudness of {src.name}")
+
+
+# --- video ---------------------------------------------------------------------------------
+
+
+def cut(src: Path, dst: Path, start: float, end: float) -> Path:
+    """Frame-accurate cut of [start, end) seconds (re-encoded)."""
+    if end <= start:
+        raise ProcessingError("media", f"cut of {src.name}: empty range {start:.3f}-{end:.3f}")
+    args = ["-ss", f"{start:.6f}", "-i", str(src), "-t", f"{end - start:.6f}"]
+    args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
+    return _ffmpeg([*args, "-c:a", "aac"], dst, what=f"cut {src.name}")
+
+
+def convert_fps(src: Path, dst: Path, fps: Fraction) -> Path:
+    """Re-time a video to a constant ``fps`` (frames dropped or repeated by nearest timestamp)."""
+    args = ["-i", str(src), "-vf", f"fps={fps.numerator}/{fps.denominator}", "-an"]
+    args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
+    return _ffmpeg(args, dst, what=f"convert {src.name} to {float(fps):g} fps")
+
+
+def concat(parts: Sequence[Path], dst: Path) -> Path:
+    """Join clips of identical encoding end to end (stream copy)."""
+    if not parts:
+        raise ProcessingError("media", "concat: nothing to join")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        for part in parts:
+            escaped = str(part.resolve()).replace("'", "'\\''")
+            listing.write(f"file '{escaped}'\n")
+    try:
+        args = ["-f", "concat", "-safe", "0", "-i", listing.name, "-c", "copy"]
+        return _ffmpeg(args, dst, what="concat")
+    finally:
+        os.unlink(listing.name)
+
+
+def mux(video: Path, tracks: Sequence[AudioTrack], dst: Path) -> Path:
+    """Video stream of ``video`` plus ``tracks`` in order; the first track is the default."""
+    args = ["-i", str(video)]
+    for track in tracks:
+        args += ["-i", track.path]
+    args += ["-map", "0:v:0"]
+    for number in range(1, len(tracks) + 1):
+        args += ["-map", f"{number}:a:0"]
+    args += ["-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-shortest"]
+    for number, track in enumerate(tracks):
+        args += [f"-metadata:s:a:{number}", f"language={track.language}"]
+        if track.title:
+            args += [f"-metadata:s:a:{number}", f"title={track.title}"]
+        args += [f"-disposition:a:{number}", "default" if number == 0 else "0"]
+    return _ffmpeg([*args, "-movflags", "+faststart"], dst, what=f"mux {dst.name}")

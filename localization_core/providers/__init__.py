@@ -1,0 +1,1 @@
+"""Provider layers: one ABC per layer, implementations imported lazily through registries."""

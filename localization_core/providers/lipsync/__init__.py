@@ -1,0 +1,1 @@
+"""The lipsync provider layer."""

@@ -1,0 +1,1 @@
+"""The separation provider layer."""

@@ -1,0 +1,17 @@
+"""Separation providers by ``SEPARATOR_PROVIDER`` value."""
+
+from __future__ import annotations
+
+from localization_core.providers.registry import load_provider
+from localization_core.providers.separation.base import AudioSeparator
+from localization_core.settings import Settings, get_settings
+
+SEPARATORS = {
+    "ffmpeg": "localization_core.providers.separation.ffmpeg:FfmpegSeparator",
+}
+
+
+def create_separator(settings: Settings | None = None) -> AudioSeparator:
+    """The configured separator."""
+    settings = settings or get_settings()
+    return load_provider("separation", settings.separator_provider, SEPARATORS, AudioSeparator)

@@ -1,0 +1,1 @@
+"""The synthesis provider layer."""

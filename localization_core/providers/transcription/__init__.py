@@ -1,0 +1,1 @@
+"""The transcription provider layer."""

@@ -1,0 +1,60 @@
+"""Process-wide settings from environment variables (names of DESIGN section 5), read once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Provider choices, storage and model locations; every field maps to one env variable."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    separator_provider: str = Field("ffmpeg", alias="SEPARATOR_PROVIDER")
+    stt_provider: str = Field("faster_whisper", alias="STT_PROVIDER")
+    diarizer_provider: str = Field("single", alias="DIARIZER_PROVIDER")
+    translator_provider: str = Field("whisper", alias="TRANSLATOR_PROVIDER")
+    tts_provider: str = Field("espeak", alias="TTS_PROVIDER")
+    lipsync_provider: str = Field("dub_only", alias="LIPSYNC_PROVIDER")
+    storage_type: Literal["local", "azure_blob"] = Field("local", alias="STORAGE_TYPE")
+
+    data_dir: Path = Field(Path("data"), alias="LOCALIZATION_DATA_DIR")
+    models_dir: Path | None = Field(None, alias="LOCALIZATION_MODELS_DIR")
+    stt_model: str = Field("base", alias="STT_MODEL")
+    translation_model: str = Field("base", alias="TRANSLATION_MODEL")
+    sidecar_dir: Path | None = Field(None, alias="SIDECAR_DIR")
+    whisper_threads: int = Field(2, alias="WHISPER_THREADS", ge=1)
+
+    azure_storage_connection_string: SecretStr | None = Field(
+        None, alias="AZURE_STORAGE_CONNECTION_STRING"
+    )
+    azure_storage_account_url: str | None = Field(None, alias="AZURE_STORAGE_ACCOUNT_URL")
+    azure_storage_container: str = Field("localization", alias="AZURE_STORAGE_CONTAINER")
+
+    loudness_target_lufs: float = Field(-16.0, alias="LOUDNESS_TARGET_LUFS", le=-5, ge=-40)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def storage_root(self) -> Path:
+        """Root of the `local` storage backend."""
+        return self.data_dir / "storage"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        """Directory holding one sub-directory per faster-whisper model."""
+        return (self.models_dir or self.data_dir / "models").expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Dagster definitions for the localization pipeline (assets, resources, sensors, CLI)."""
