@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     stt_model: str = Field("base", alias="STT_MODEL")
     translation_model: str = Field("base", alias="TRANSLATION_MODEL")
     sidecar_dir: Path | None = Field(None, alias="SIDECAR_DIR")
+    whisper_device: Literal["cpu", "cuda"] = Field("cpu", alias="WHISPER_DEVICE")
     whisper_threads: int = Field(2, alias="WHISPER_THREADS", ge=1)
 
     azure_storage_connection_string: SecretStr | None = Field(

@@ -1,7 +1,5 @@
 """The code location: every asset, resource and sensor the Dagster UI and daemon load."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from localization_dagster.partitions import languages, videos

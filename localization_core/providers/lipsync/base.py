@@ -1,0 +1,24 @@
+"""Lip-sync engine contract: one call per window clip."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+
+class LipSyncer(ABC):
+    """Re-renders the mouth of a window clip to match the dub audio."""
+
+    name: str = ""
+    version: str = ""
+    fps: int = 25
+    max_window_s: float = 30.0
+
+    @abstractmethod
+    def sync(self, video: Path, audio: Path, out_path: Path) -> Path:
+        """Write the synced clip (same frames, same length) to ``out_path``."""
+
+    @property
+    def uses_gpu(self) -> bool:
+        """Whether a step running this engine must take the ``gpu`` pool."""
+        return False

@@ -1,0 +1,18 @@
+"""Speech-to-text contract."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from localization_core.domain import Transcript
+
+
+class Transcriber(ABC):
+    """Recognises speech with word timings and identifies the language."""
+
+    name: str = ""
+
+    @abstractmethod
+    def transcribe(self, audio: Path, language: str | None = None) -> Transcript:
+        """Dub lines of ``audio``; ``language`` overrides detection when given."""

@@ -1,0 +1,20 @@
+"""Translation providers by ``TRANSLATOR_PROVIDER`` value."""
+
+from __future__ import annotations
+
+from localization_core.providers.registry import load_provider
+from localization_core.providers.translation.base import Translator
+from localization_core.settings import Settings, get_settings
+
+TRANSLATORS = {
+    "whisper": "localization_core.providers.translation.whisper:WhisperTranslator",
+    "sidecar": "localization_core.providers.translation.sidecar:SidecarTranslator",
+}
+
+
+def create_translator(settings: Settings | None = None) -> Translator:
+    """The configured translator."""
+    settings = settings or get_settings()
+    return load_provider(
+        "translation", settings.translator_provider, TRANSLATORS, Translator, settings=settings
+    )
