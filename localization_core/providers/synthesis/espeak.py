@@ -26,7 +26,12 @@ def espeak_languages() -> frozenset[str]:
     listing = subprocess.run(
         [ESPEAK, "--voices"], capture_output=True, text=True, check=True, timeout=30
     ).stdout
-    codes = {line.split()[1] for line in listing.splitlines()[1:] if len(line.split()) > 1}
+    codes: set[str] = set()
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 1:
+            codes.add(fields[1].lower())
+            codes.update(code.lower() for code in re.findall(r"\(([\w-]+) \d+\)", line))
     return frozenset(codes)
 
 
