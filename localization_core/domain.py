@@ -54,7 +54,7 @@ class MediaProbe(Frozen):
     fps_num: int | None = None
     fps_den: int | None = None
     vfr: bool = False
-    rotation: int = 0
+    rotation: int = Field(0, description="clockwise degrees to rotate for display")
     video_codec: str | None = None
     frame_count: int | None = None
     audio_streams: tuple[AudioStream, ...] = ()
@@ -65,6 +65,15 @@ class MediaProbe(Frozen):
         if self.fps_num is None or not self.fps_den:
             return None
         return Fraction(self.fps_num, self.fps_den)
+
+    @property
+    def display_size(self) -> tuple[int, int] | None:
+        """Width and height as shown to a viewer (swapped for 90/270 degree rotation)."""
+        if self.width is None or self.height is None:
+            return None
+        if self.rotation % 180 == 90:
+            return self.height, self.width
+        return self.width, self.height
 
     @property
     def has_audio(self) -> bool:

@@ -72,6 +72,7 @@ def atomic_output(dst: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        tmp.chmod(0o644)
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
@@ -102,6 +103,7 @@ class _ProbeStream(BaseModel):
     sample_rate: int = 0
     duration: float | None = None
     nb_frames: int | None = None
+    nb_read_packets: int | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     side_data_list: list[dict[str, Any]] = Field(default_factory=list)
     disposition: dict[str, int] = Field(default_factory=dict)
@@ -154,7 +156,8 @@ def _read_probe(path: Path) -> _ProbeOutput:
         raise InvalidInputError(f"{path.name}: no such file")
     if path.stat().st_size == 0:
         raise InvalidInputError(f"{path.name}: the file is empty")
-    args = [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
+    args = [FFPROBE, "-v", "error", "-count_packets", "-print_format", "json"]
+    args += ["-show_format", "-show_streams"]
     try:
         raw = _run([*args, str(path)], what="ffprobe", timeout=120)
         return _ProbeOutput.model_validate(json.loads(raw))
@@ -163,6 +166,17 @@ def _read_probe(path: Path) -> _ProbeOutput:
         raise InvalidInputError(f"{path.name}: not readable media ({reason})") from exc
     except (ValueError, ValidationError) as exc:
         raise InvalidInputError(f"{path.name}: ffprobe returned unusable data") from exc
+
+
+def _check_complete(path: Path, streams: list[_ProbeStream]) -> None:
+    """A file whose header promises more packets than it holds was cut off."""
+    for stream in streams:
+        promised, present = stream.nb_frames, stream.nb_read_packets
+        if promised and present is not None and present < promised * 0.98:
+            raise InvalidInputError(
+                f"{path.name}: truncated ({present} of {promised} {stream.codec_type} "
+                "packets present)"
+            )
 
 
 def probe(path: Path) -> MediaProbe:
@@ -189,6 +203,7 @@ def probe(path: Path) -> MediaProbe:
     )
     if video is None and not audio:
         raise InvalidInputError(f"{path.name}: no audio or video stream")
+    _check_complete(path, data.streams)
     durations = [d for d in [data.format.duration, *(s.duration for s in data.streams)] if d]
     if not durations:
         raise InvalidInputError(f"{path.name}: duration unknown (truncated or not media)")

@@ -36,12 +36,11 @@ def espeak_languages() -> frozenset[str]:
 
 
 def espeak_voice(language: str) -> str:
-    """The espeak-ng voice for an ISO language code (``pt`` -> ``pt``; ``zh`` -> ``cmn``)."""
+    """The espeak-ng voice for a language code; a regional code falls back to its language."""
     language = language.lower()
     available = espeak_languages()
-    aliases = {"zh": "cmn", "nb": "nb", "no": "nb"}
-    for candidate in (language, aliases.get(language, ""), language.split("-")[0]):
-        if candidate and candidate in available:
+    for candidate in (language, language.split("-")[0]):
+        if candidate in available:
             return candidate
     raise TTSGenerationError(-1, f"espeak-ng has no voice for language {language!r}")
 

@@ -1,0 +1,228 @@
+"""The CPU providers on real speech from ../shared/media."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jiwer
+import pytest
+
+from localization_core import media
+from localization_core.audio import read_audio
+from localization_core.domain import DubLine, Transcript
+from localization_core.errors import ConfigurationError, TranslationError, TTSGenerationError
+from localization_core.providers.lipsync.registry import create_lipsyncer
+from localization_core.providers.separation.registry import create_separator
+from localization_core.providers.synthesis.base import VoiceHint
+from localization_core.providers.synthesis.espeak import espeak_voice, voice_parameters
+from localization_core.providers.synthesis.registry import create_synthesizer
+from localization_core.providers.transcription.base import Transcriber
+from localization_core.providers.transcription.registry import create_transcriber
+from localization_core.providers.translation.base import TranslationRequest, Translator
+from localization_core.providers.translation.registry import create_translator
+from localization_core.settings import Settings
+from tests.conftest import MODELS, media_file
+
+JFK = (
+    "And so, my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+ENGLISH_WORDS = {"the", "a", "an", "of", "and", "its", "on", "in", "to", "is", "as", "it", "his",
+                 "her", "their", "using", "information", "shares", "with", "for", "by"}
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+@pytest.fixture(scope="module")
+def model_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        LOCALIZATION_DATA_DIR=tmp_path_factory.mktemp("data"), LOCALIZATION_MODELS_DIR=MODELS
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny(model_settings: Settings) -> Transcriber:
+    return create_transcriber(model_settings, model="tiny.en")
+
+
+@pytest.fixture(scope="module")
+def base(model_settings: Settings) -> Transcriber:
+    return create_transcriber(model_settings, model="base")
+
+
+@pytest.fixture(scope="module")
+def translator(model_settings: Settings) -> Translator:
+    return create_translator(model_settings)
+
+
+def test_tiny_en_transcribes_jfk_under_15_percent_wer(tiny: Transcriber) -> None:
+    transcript = tiny.transcribe(media_file("speech_en_jfk.flac"))
+    hypothesis = " ".join(line.text for line in transcript.lines)
+    error = jiwer.wer(" ".join(words(JFK)), " ".join(words(hypothesis)))
+    assert error < 0.15, (error, hypothesis)
+    assert transcript.language == "en"
+    lines = transcript.lines
+    assert [line.id for line in lines] == list(range(1, len(lines) + 1))
+    assert all(line.speaker == "S1" and line.words for line in lines)
+    assert all(line.end - line.start <= 8.0 + 1e-6 for line in lines)
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(lines, lines[1:], strict=False))
+    assert Transcript.model_validate_json(transcript.model_dump_json()) == transcript
+
+
+@pytest.mark.parametrize(("name", "language"), [("speech_fr.wav", "fr"), ("speech_de.wav", "de")])
+def test_base_identifies_language(base: Transcriber, name: str, language: str) -> None:
+    transcript = base.transcribe(media_file(name))
+    assert transcript.language == language
+    assert transcript.language_probability > 0.9
+    assert transcript.has_speech
+
+
+def test_language_override_is_respected(base: Transcriber) -> None:
+    transcript = base.transcribe(media_file("speech_fr.wav"), language="fr")
+    assert transcript.language == "fr"
+
+
+def _split_in_two(transcript: Transcript) -> Transcript:
+    """Two dub lines from one, at a word boundary, so the 1:1 mapping is tested."""
+    (line,) = transcript.lines[:1]
+    half = len(line.words) // 2
+    first, second = line.words[:half], line.words[half:]
+
+    def make(line_id: int, chosen: tuple[object, ...]) -> DubLine:
+        selected = list(chosen)
+        return DubLine(
+            id=line_id,
+            start=selected[0].start,  # type: ignore[attr-defined]
+            end=selected[-1].end,  # type: ignore[attr-defined]
+            text="".join(w.text for w in selected).strip(),  # type: ignore[attr-defined]
+        )
+
+    return transcript.model_copy(update={"lines": (make(1, first), make(2, second))})
+
+
+def test_whisper_translates_french_to_english_line_by_line(
+    base: Transcriber, translator: Translator, tiny: Transcriber, tmp_path: Path
+) -> None:
+    source = media_file("speech_fr.wav")
+    transcript = _split_in_two(base.transcribe(source))
+    speech = media.extract_speech_audio(source, tmp_path / "speech.wav")
+    request = TranslationRequest(
+        video_id="fr", transcript=transcript, target_language="en", speech_audio=str(speech)
+    )
+    translation = translator.translate(request)
+    assert [line.id for line in translation.lines] == [1, 2]
+    assert [(l.start, l.end) for l in translation.lines] == [
+        (l.start, l.end) for l in transcript.lines
+    ]
+    english = " ".join(line.text for line in translation.lines)
+    assert len(set(words(english)) & ENGLISH_WORDS) >= 2, english
+    # re-check with the English-only model: espeak says it in English, tiny.en hears it back
+    spoken = create_synthesizer().synthesize(english, "en", VoiceHint(), tmp_path / "en.wav")
+    heard = set(words(" ".join(line.text for line in tiny.transcribe(spoken).lines)))
+    content = {w for w in words(english) if len(w) > 3}
+    assert len(heard & content) >= len(content) / 2, (english, heard)
+
+
+def test_whisper_refuses_other_targets_and_missing_audio(translator: Translator) -> None:
+    assert translator.supported_targets() == frozenset({"en"})
+    transcript = Transcript(language="fr", language_probability=1.0)
+    with pytest.raises(TranslationError, match="English only"):
+        translator.translate(TranslationRequest(video_id="x", transcript=transcript,
+                                                target_language="es", speech_audio="x.wav"))
+    with pytest.raises(TranslationError, match="needs the speech audio"):
+        translator.translate(TranslationRequest(video_id="x", transcript=transcript,
+                                                target_language="en"))
+
+
+def test_whisper_rejects_wrong_sample_rate(translator: Translator) -> None:
+    transcript = Transcript(language="fr", language_probability=1.0)
+    request = TranslationRequest(video_id="x", transcript=transcript, target_language="en",
+                                 speech_audio=str(media_file("speech_fr.wav")))
+    with pytest.raises(TranslationError, match="16 kHz"):
+        translator.translate(request)
+
+
+@pytest.mark.parametrize("pitch", [None, 110.0, 220.0])
+def test_espeak_speech_is_heard_back(tiny: Transcriber, tmp_path: Path, pitch: float | None) -> None:
+    text = "please open the window because the kitchen is warm"
+    out = create_synthesizer().synthesize(
+        text, "en", VoiceHint(median_pitch_hz=pitch), tmp_path / "say.wav"
+    )
+    heard = set(words(" ".join(line.text for line in tiny.transcribe(out).lines)))
+    expected = {"please", "open", "window", "because", "kitchen", "warm"}
+    assert len(heard & expected) >= 5, heard
+
+
+def test_espeak_rejects_empty_text_and_unknown_language(tmp_path: Path) -> None:
+    synth = create_synthesizer()
+    with pytest.raises(TTSGenerationError, match="no words"):
+        synth.synthesize(" ... ", "en", VoiceHint(), tmp_path / "x.wav")
+    with pytest.raises(TTSGenerationError, match="no voice"):
+        synth.synthesize("hello", "xx-unknown", VoiceHint(), tmp_path / "x.wav")
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_espeak_voice_follows_speaker_pitch() -> None:
+    assert voice_parameters(VoiceHint()) == ("m3", 50)
+    low, high = voice_parameters(VoiceHint(median_pitch_hz=100)), voice_parameters(
+        VoiceHint(median_pitch_hz=240)
+    )
+    assert low[0] == "m3" and high[0] == "f3"
+    assert espeak_voice("pt") == "pt" and espeak_voice("EN-US") == "en-us"
+    assert espeak_voice("fr-CA") in {"fr-ca", "fr"}
+    signature = create_synthesizer().signature("en", VoiceHint(median_pitch_hz=100))
+    assert signature != create_synthesizer().signature("en", VoiceHint(median_pitch_hz=240))
+
+
+@pytest.mark.parametrize(
+    ("name", "degraded"),
+    [
+        ("talking_head_512_25fps.mp4", True),
+        ("face_acting_partial_speech_30fps.mp4", True),
+        ("talking_head_vfr.mp4", True),
+        ("cuts_faceless_profile_30fps.mp4", False),
+    ],
+)
+def test_ffmpeg_separator_reports_dual_mono_as_degraded(
+    name: str, degraded: bool, tmp_path: Path
+) -> None:
+    source = media_file(name)
+    result = create_separator().separate(source, tmp_path)
+    assert result.degraded is degraded
+    assert result.method == ("ducking" if degraded else "mid_side")
+    duration = media.probe(source).duration
+    vocals, _ = read_audio(Path(result.vocals_path))
+    background, rate = read_audio(Path(result.background_path))
+    assert vocals.shape[1] == 1 and background.shape[1] == 2
+    assert len(background) / rate == pytest.approx(duration, abs=0.1)
+    if degraded:
+        assert "dual-mono" in result.note
+
+
+def test_separator_refuses_video_without_audio(tmp_path: Path) -> None:
+    from localization_core.errors import InvalidInputError
+
+    silent = tmp_path / "silent.mp4"
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=d=1", "-c:v",
+                    "libx264", "-pix_fmt", "yuv420p", str(silent)], check=True)
+    with pytest.raises(InvalidInputError, match="no audio"):
+        create_separator().separate(silent, tmp_path / "out")
+
+
+def test_dub_only_returns_the_clip_unchanged(tmp_path: Path) -> None:
+    source = media_file("talking_head_square_25fps.mp4")
+    engine = create_lipsyncer()
+    out = engine.sync(source, source, tmp_path / "out.mp4")
+    assert out.read_bytes() == source.read_bytes()
+    assert not engine.uses_gpu
+
+
+def test_unknown_provider_names_the_choices(model_settings: Settings) -> None:
+    bad = model_settings.model_copy(update={"tts_provider": "nope"})
+    with pytest.raises(ConfigurationError, match="unknown synthesis provider 'nope'.*espeak"):
+        create_synthesizer(bad)
