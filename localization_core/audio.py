@@ -99,7 +99,9 @@ def _span(first: int, stop: int, frame_s: float, total: int) -> Span:
     return Span(start=round(first * frame_s, 4), end=round(min(stop, total) * frame_s, 4))
 
 
-def median_pitch_hz(samples: Samples, rate: int, *, low: float = 70.0, high: float = 400.0) -> float | None:
+def median_pitch_hz(
+    samples: Samples, rate: int, *, low: float = 70.0, high: float = 400.0
+) -> float | None:
     """Median fundamental frequency of the voiced frames (autocorrelation), None if unvoiced."""
     frame = int(0.04 * rate)
     hop = int(0.02 * rate)

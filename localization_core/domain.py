@@ -90,20 +90,25 @@ class Word(Frozen):
     probability: float = Field(1.0, ge=0.0, le=1.0)
 
 
-class DubLine(Frozen):
-    """The unit of translation, synthesis and review: one speaker, one slot, one text."""
+class Slotted(Frozen):
+    """A numbered line with a time slot in source time."""
 
     id: int = Field(ge=1)
     start: Seconds
     end: Seconds
-    text: str
     speaker: str = "S1"
-    words: tuple[Word, ...] = ()
 
     @property
     def slot(self) -> Span:
         """The time slot the dub must fit into."""
         return Span(start=self.start, end=self.end)
+
+
+class DubLine(Slotted):
+    """The unit of translation, synthesis and review: one speaker, one slot, one text."""
+
+    text: str
+    words: tuple[Word, ...] = ()
 
 
 class Transcript(Frozen):
@@ -120,15 +125,11 @@ class Transcript(Frozen):
         return bool(self.lines)
 
 
-class TranslatedLine(Frozen):
+class TranslatedLine(Slotted):
     """A dub line in the target language, with the time it may take."""
 
-    id: int = Field(ge=1)
-    start: Seconds
-    end: Seconds
     source_text: str
     text: str
-    speaker: str = "S1"
 
     @property
     def budget(self) -> float:

@@ -28,7 +28,7 @@ def _close(words: list[Word], line_id: int, speaker: str) -> DubLine:
 
 
 def _best_break(words: list[Word]) -> int:
-    """Index after which a too-long line splits: a comma, else the widest pause nearest the middle."""
+    """Where a too-long line splits: after a comma, else at the widest pause near the middle."""
     middle = (words[0].start + words[-1].end) / 2
 
     def score(index: int) -> tuple[bool, float, float]:

@@ -7,6 +7,7 @@ Every failure surfaces as one clear error: ``InvalidInputError`` for media that 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -53,7 +54,7 @@ def _last_error_line(stderr: str) -> str:
 def _run(args: Sequence[str], *, what: str, timeout: float = _TIMEOUT_S) -> str:
     """Run one ffmpeg-family command; returns stdout or raises ProcessingError."""
     try:
-        proc = subprocess.run(  # noqa: S603 - fixed binaries, argument list
+        proc = subprocess.run(
             list(args), capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as exc:
@@ -228,10 +229,12 @@ def probe(path: Path) -> MediaProbe:
 # --- audio ---------------------------------------------------------------------------------
 
 
-def extract_speech_audio(src: Path, dst: Path, *, start: float = 0.0, end: float | None = None) -> Path:
+def extract_speech_audio(
+    src: Path, dst: Path, *, start: float = 0.0, end: float | None = None
+) -> Path:
     """16 kHz mono PCM WAV of ``src`` (optionally a time range): what speech models read."""
     trim = ["-ss", f"{start:.3f}"] if start > 0 else []
-    until = ["-to", f"{end:.3f}"] if end is not None else []
+    until = ["-t", f"{end - start:.3f}"] if end is not None else []
     args = [*trim, "-i", str(src), *until, "-map", "0:a:0", "-vn", "-ac", "1", "-ar", "16000"]
     return _ffmpeg([*args, "-c:a", "pcm_s16le"], dst, what=f"extract speech audio of {src.name}")
 
@@ -254,9 +257,7 @@ def measure_loudness(path: Path) -> Loudness:
     args = [FFMPEG, "-nostdin", "-hide_banner", "-i", str(path), "-vn"]
     args += ["-af", "loudnorm=print_format=json", "-f", "null", "-"]
     try:
-        proc = subprocess.run(  # noqa: S603
-            args, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
-        )
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ProcessingError("media", f"loudness of {path.name}: timed out") from exc
     match = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", proc.stderr)
@@ -273,7 +274,7 @@ def measure_loudness(path: Path) -> Loudness:
 
 def _finite(value: str, floor: float = -99.0) -> float:
     number = float(value)
-    return number if number == number and abs(number) != float("inf") else floor
+    return number if math.isfinite(number) else floor
 
 
 def normalize_loudness(
@@ -337,7 +338,8 @@ def mux(video: Path, tracks: Sequence[AudioTrack], dst: Path) -> Path:
     args += ["-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-shortest"]
     for number, track in enumerate(tracks):
         args += [f"-metadata:s:a:{number}", f"language={track.language}"]
-        if track.title:
+        if track.title:  # mp4 keeps a track's name as its handler name
             args += [f"-metadata:s:a:{number}", f"title={track.title}"]
+            args += [f"-metadata:s:a:{number}", f"handler_name={track.title}"]
         args += [f"-disposition:a:{number}", "default" if number == 0 else "0"]
     return _ffmpeg([*args, "-movflags", "+faststart"], dst, what=f"mux {dst.name}")

@@ -6,7 +6,7 @@ from localization_dagster.partitions import languages, videos
 
 
 @dg.asset(partitions_def=videos, group_name="ingest")
-def source_video(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def source_video(context: dg.AssetExecutionContext) -> dg.MaterializeResult[None]:
     """The ingested upload of one video (the full stage arrives with the asset graph)."""
     context.log.info("registered video %s", context.partition_key)
     return dg.MaterializeResult(metadata={"video": context.partition_key})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from localization_core.errors import ConfigurationError
@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 
 def load_provider(
-    layer: str, name: str, registry: Mapping[str, str], base: type[T], **kwargs: Any
+    layer: str, name: str, registry: Mapping[str, str], base: Callable[..., T], **kwargs: Any
 ) -> T:
     """Instantiate provider ``name`` of ``layer``; imports happen here and nowhere earlier."""
     target = registry.get(name)
@@ -21,7 +21,7 @@ def load_provider(
         raise ConfigurationError(f"unknown {layer} provider {name!r}; choose one of: {choices}")
     module_name, class_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    instance = cls(**kwargs)
-    if not isinstance(instance, base):
-        raise ConfigurationError(f"{target} is not a {base.__name__}")
+    instance: T = cls(**kwargs)
+    if not isinstance(base, type) or not isinstance(instance, base):
+        raise ConfigurationError(f"{target} is not a {getattr(base, '__name__', base)}")
     return instance

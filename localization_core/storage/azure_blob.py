@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -70,10 +71,8 @@ class AzureBlobStorage(StorageBackend):
         """Create the container when it does not exist yet."""
         from azure.core.exceptions import ResourceExistsError
 
-        try:
+        with contextlib.suppress(ResourceExistsError):
             self._container.create_container()
-        except ResourceExistsError:
-            pass
 
     def write_stream(self, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
         """Stage every block, then commit the list with the content MD5."""
@@ -145,7 +144,9 @@ class AzureBlobStorage(StorageBackend):
             name_starts_with=prefix or None, results_per_page=page_size
         ).by_page(continuation_token=token)
         items = tuple(self._to_info(blob) for blob in next(pages, []))
-        return Page(items=items, next_token=pages.continuation_token or None)
+        # the SDK's page iterator carries the token; its typing only says Iterator
+        token_after: str | None = getattr(pages, "continuation_token", None)
+        return Page(items=items, next_token=token_after or None)
 
     @staticmethod
     def _to_info(blob: BlobProperties) -> ObjectInfo:

@@ -43,8 +43,11 @@ def test_definitions_import_loads_no_heavy_library() -> None:
     ("factory", "env", "expected"),
     [
         ("separation.registry:create_separator", {}, []),
-        ("transcription.registry:create_transcriber", {"STT_MODEL": "tiny.en"},
-         ["ctranslate2", "faster_whisper"]),
+        (
+            "transcription.registry:create_transcriber",
+            {"STT_MODEL": "tiny.en"},
+            ["ctranslate2", "faster_whisper"],
+        ),
         ("translation.registry:create_translator", {}, ["ctranslate2", "faster_whisper"]),
         ("translation.registry:create_translator", {"TRANSLATOR_PROVIDER": "sidecar"}, []),
         ("synthesis.registry:create_synthesizer", {}, []),

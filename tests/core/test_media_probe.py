@@ -21,11 +21,24 @@ def ffmpeg(*args: str) -> None:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The probe test set of the issue, made with ffmpeg."""
     out = tmp_path_factory.mktemp("probe")
-    files = {name: out / name for name in (
-        "empty.mp4", "text.mp4", "truncated.mp4", "audio_only.m4a", "video_only.mp4",
-        "odd_721x405.mp4", "rotated.mp4", "surround.mp4", "fps60.mp4", "vfr.mp4", "full.mp4",
-        "faststart.mp4", "truncated_faststart.mp4",
-    )}
+    files = {
+        name: out / name
+        for name in (
+            "empty.mp4",
+            "text.mp4",
+            "truncated.mp4",
+            "audio_only.m4a",
+            "video_only.mp4",
+            "odd_721x405.mp4",
+            "rotated.mp4",
+            "surround.mp4",
+            "fps60.mp4",
+            "vfr.mp4",
+            "full.mp4",
+            "faststart.mp4",
+            "truncated_faststart.mp4",
+        )
+    }
     files["empty.mp4"].write_bytes(b"")
     files["text.mp4"].write_text("this is not a video\n" * 50)
     src = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2"]
@@ -34,23 +47,73 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ffmpeg(*src, *tone, *h264, "-c:a", "aac", "-shortest", str(files["full.mp4"]))
     data = files["full.mp4"].read_bytes()
     files["truncated.mp4"].write_bytes(data[: len(data) * 2 // 5])
-    ffmpeg("-i", str(files["full.mp4"]), "-c", "copy", "-movflags", "+faststart",
-           str(files["faststart.mp4"]))
+    ffmpeg(
+        "-i",
+        str(files["full.mp4"]),
+        "-c",
+        "copy",
+        "-movflags",
+        "+faststart",
+        str(files["faststart.mp4"]),
+    )
     data = files["faststart.mp4"].read_bytes()
     files["truncated_faststart.mp4"].write_bytes(data[: len(data) * 2 // 5])
     ffmpeg(*tone, "-c:a", "aac", str(files["audio_only.m4a"]))
     ffmpeg(*src, *h264, str(files["video_only.mp4"]))
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=721x405:rate=25:duration=1",
-           "-vf", "format=yuv444p", "-c:v", "libx264", str(files["odd_721x405.mp4"]))
-    ffmpeg("-i", str(files["video_only.mp4"]), "-c", "copy",
-           "-metadata:s:v:0", "rotate=90", str(files["rotated.mp4"]))
-    ffmpeg(*src, "-f", "lavfi", "-i", "sine=f=440:d=2", "-ac", "6", *h264, "-c:a", "aac",
-           "-shortest", str(files["surround.mp4"]))
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=60:duration=1", *h264,
-           str(files["fps60.mp4"]))
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=30:duration=3",
-           "-vf", "setpts='if(lt(N,30),N/30,1+(N-30)/10)/TB'", "-fps_mode", "vfr", *h264,
-           str(files["vfr.mp4"]))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=721x405:rate=25:duration=1",
+        "-vf",
+        "format=yuv444p",
+        "-c:v",
+        "libx264",
+        str(files["odd_721x405.mp4"]),
+    )
+    ffmpeg(
+        "-i",
+        str(files["video_only.mp4"]),
+        "-c",
+        "copy",
+        "-metadata:s:v:0",
+        "rotate=90",
+        str(files["rotated.mp4"]),
+    )
+    ffmpeg(
+        *src,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:d=2",
+        "-ac",
+        "6",
+        *h264,
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(files["surround.mp4"]),
+    )
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=60:duration=1",
+        *h264,
+        str(files["fps60.mp4"]),
+    )
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=30:duration=3",
+        "-vf",
+        "setpts='if(lt(N,30),N/30,1+(N-30)/10)/TB'",
+        "-fps_mode",
+        "vfr",
+        *h264,
+        str(files["vfr.mp4"]),
+    )
     return files
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from localization_core import media
-from localization_core.audio import energy_spans, read_audio, rms_db, write_audio
+from localization_core.audio import Samples, energy_spans, read_audio, rms_db, write_audio
 from localization_core.domain import SeparationResult, Span
 from localization_core.errors import InvalidInputError, SeparationError
 from localization_core.providers.separation.base import AudioSeparator
@@ -25,7 +25,7 @@ RAMP_S = 0.1
 VOICE_BAND = "highpass=f=90,lowpass=f=7800"
 
 
-def duck_gain(spans: list[Span], frames: int, rate: int, duck_db: float = DUCK_DB) -> np.ndarray:
+def duck_gain(spans: list[Span], frames: int, rate: int, duck_db: float = DUCK_DB) -> Samples:
     """Per-sample gain: ``duck_db`` inside ``spans``, unity outside, smoothed over ``RAMP_S``."""
     gain = np.ones(frames, dtype=np.float64)
     for span in spans:
@@ -34,7 +34,7 @@ def duck_gain(spans: list[Span], frames: int, rate: int, duck_db: float = DUCK_D
     padded = np.concatenate([np.full(ramp, gain[0] if frames else 1.0), gain])
     cumulative = np.cumsum(padded)
     smoothed = (cumulative[ramp:] - cumulative[:-ramp]) / ramp
-    return smoothed.astype(np.float32)
+    return np.asarray(smoothed, dtype=np.float32)
 
 
 class FfmpegSeparator(AudioSeparator):
@@ -56,7 +56,14 @@ class FfmpegSeparator(AudioSeparator):
             side = (samples[:, 0] - samples[:, 1]) / 2.0
             stereo_db = rms_db(mid) - rms_db(side)
             if facts.audio_streams[0].channels < 2 or stereo_db >= DUAL_MONO_DB:
-                return self._duck(original, samples, rate, vocals, background, stereo_db)
+                return self._duck(
+                    original=original,
+                    samples=samples,
+                    rate=rate,
+                    vocals=vocals,
+                    background=background,
+                    stereo_db=stereo_db,
+                )
             try:
                 media.audio_filter(original, vocals, f"pan=mono|c0=0.5*c0+0.5*c1,{VOICE_BAND}")
                 media.audio_filter(
@@ -74,8 +81,9 @@ class FfmpegSeparator(AudioSeparator):
 
     @staticmethod
     def _duck(
+        *,
         original: Path,
-        samples: np.ndarray,
+        samples: Samples,
         rate: int,
         vocals: Path,
         background: Path,

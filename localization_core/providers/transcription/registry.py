@@ -7,7 +7,9 @@ from localization_core.providers.transcription.base import Transcriber
 from localization_core.settings import Settings, get_settings
 
 TRANSCRIBERS = {
-    "faster_whisper": "localization_core.providers.transcription.faster_whisper:FasterWhisperTranscriber",
+    "faster_whisper": (
+        "localization_core.providers.transcription.faster_whisper:FasterWhisperTranscriber"
+    ),
 }
 
 

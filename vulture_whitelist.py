@@ -1,0 +1,43 @@
+"""Names vulture cannot see being used.
+
+Each entry is used by a framework, not by a call vulture can follow:
+- pydantic: ``model_config`` and validators run by the model machinery; fields that are part of a
+  serialized record (JSON artifacts, reports) even where no Python code reads them back.
+- provider classes: instantiated by name through ``providers/<layer>/registry.py`` strings.
+- settings fields: read from the environment and consumed by later stages.
+"""
+
+# ruff: noqa: B018
+from localization_core.domain import AudioStream, Frozen, MediaProbe, Span, Translation
+from localization_core.media import _ProbeFormat
+from localization_core.providers.lipsync.base import LipSyncer
+from localization_core.providers.lipsync.dub_only import DubOnlyLipSyncer
+from localization_core.providers.separation.ffmpeg import FfmpegSeparator
+from localization_core.providers.synthesis.base import VoiceHint
+from localization_core.providers.synthesis.espeak import EspeakSynthesizer
+from localization_core.providers.transcription.faster_whisper import FasterWhisperTranscriber
+from localization_core.providers.translation.sidecar import SidecarTranslator
+from localization_core.providers.translation.whisper import WhisperTranslator
+from localization_core.settings import Settings
+
+Frozen.model_config
+Settings.model_config
+Span._ordered
+Settings._absolute
+AudioStream.codec
+MediaProbe.video_codec
+Translation.source_language
+Translation.provider
+_ProbeFormat.format_name
+LipSyncer.max_window_s
+VoiceHint.reference_audio
+Settings.diarizer_provider
+Settings.loudness_target_lufs
+(
+    DubOnlyLipSyncer,
+    FfmpegSeparator,
+    EspeakSynthesizer,
+    FasterWhisperTranscriber,
+    SidecarTranslator,
+    WhisperTranslator,
+)
