@@ -29,9 +29,9 @@ $(STAMPS)/venv: pyproject.toml
 
 venv: $(STAMPS)/venv
 
-$(STAMPS)/npm: package.json
+$(STAMPS)/npm: package.json package-lock.json
 	@mkdir -p $(STAMPS)
-	npm install --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 npm: $(STAMPS)/npm
