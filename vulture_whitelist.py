@@ -5,9 +5,18 @@ Each entry is used by a framework, not by a call vulture can follow:
   serialized record (JSON artifacts, reports) even where no Python code reads them back.
 - provider classes: instantiated by name through ``providers/<layer>/registry.py`` strings.
 - settings fields: read from the environment and consumed by later stages.
+- typer commands and IO manager hooks: called by typer and Dagster.
 """
 
 # ruff: noqa: B018
+from localization_core.artifacts import (
+    FaceTrack,
+    LineFit,
+    LocalizedVideo,
+    SegmentResult,
+    Stems,
+)
+from localization_core.catalog import VideoRecord
 from localization_core.domain import AudioStream, Frozen, MediaProbe, Span, Translation
 from localization_core.media import _ProbeFormat
 from localization_core.providers.lipsync.base import LipSyncer
@@ -19,6 +28,9 @@ from localization_core.providers.transcription.faster_whisper import FasterWhisp
 from localization_core.providers.translation.sidecar import SidecarTranslator
 from localization_core.providers.translation.whisper import WhisperTranslator
 from localization_core.settings import Settings
+from localization_core.timing import FitPlan
+from localization_dagster import cli
+from localization_dagster.io import JsonArtifactIOManager
 
 Frozen.model_config
 Settings.model_config
@@ -33,6 +45,17 @@ LipSyncer.max_window_s
 VoiceHint.reference_audio
 Settings.diarizer_provider
 Settings.loudness_target_lufs
+Stems.vocals_key
+FaceTrack.sample_interval_s
+LineFit.synthesized_s
+SegmentResult.cached
+LocalizedVideo.vtt_key
+VideoRecord.registered_at
+FitPlan.borrowed_s
+cli.demo
+cli.ui
+JsonArtifactIOManager.handle_output
+JsonArtifactIOManager.load_input
 (
     DubOnlyLipSyncer,
     FfmpegSeparator,

@@ -122,3 +122,17 @@ def median_pitch_hz(
         if corr[lag] / corr[0] > 0.5:
             pitches.append(rate / lag)
     return float(np.median(pitches)) if len(pitches) >= 3 else None
+
+
+def duck_gain(
+    spans: list[Span], frames: int, rate: int, duck_db: float, ramp_s: float = 0.1
+) -> Samples:
+    """Per-sample gain: ``duck_db`` inside ``spans``, unity outside, smoothed over ``ramp_s``."""
+    gain = np.ones(frames, dtype=np.float64)
+    for span in spans:
+        gain[int(span.start * rate) : int(span.end * rate)] = 10.0 ** (duck_db / 20.0)
+    ramp = max(1, int(ramp_s * rate))
+    padded = np.concatenate([np.full(ramp, gain[0] if frames else 1.0), gain])
+    cumulative = np.cumsum(padded)
+    smoothed = (cumulative[ramp:] - cumulative[:-ramp]) / ramp
+    return np.asarray(smoothed, dtype=np.float32)

@@ -18,6 +18,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from localization_core.domain import AudioStream, Frozen, MediaProbe
@@ -343,3 +345,56 @@ def mux(video: Path, tracks: Sequence[AudioTrack], dst: Path) -> Path:
             args += [f"-metadata:s:a:{number}", f"handler_name={track.title}"]
         args += [f"-disposition:a:{number}", "default" if number == 0 else "0"]
     return _ffmpeg([*args, "-movflags", "+faststart"], dst, what=f"mux {dst.name}")
+
+
+def render(args: Sequence[str], dst: Path, *, what: str) -> Path:
+    """Run ffmpeg with ``args`` (inputs, filters, codecs) writing ``dst`` atomically.
+
+    For generators (the demo sample, test fixtures) that need a filter graph of their own.
+    """
+    return _ffmpeg(args, dst, what=what)
+
+
+def check_decodable(path: Path, seconds: float = 2.0) -> None:
+    """Decode the first ``seconds`` of every stream; ``InvalidInputError`` if that fails."""
+    args = [FFMPEG, "-nostdin", "-v", "error", "-t", f"{seconds}", "-i", str(path)]
+    try:
+        proc = subprocess.run(
+            [*args, "-f", "null", "-"], capture_output=True, text=True, timeout=300, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise InvalidInputError(f"{path.name}: decoding timed out") from exc
+    if proc.returncode != 0 or proc.stderr.strip():
+        reason = _last_error_line(proc.stderr).replace(f"{path}: ", "")
+        raise InvalidInputError(f"{path.name}: cannot be decoded ({reason})")
+
+
+def resample_audio(src: Path, dst: Path, *, rate: int, channels: int) -> Path:
+    """Float WAV at ``rate`` Hz with ``channels`` channels."""
+    args = ["-i", str(src), "-vn", "-ar", str(rate), "-ac", str(channels), "-c:a", "pcm_f32le"]
+    return _ffmpeg(args, dst, what=f"resample {src.name}")
+
+
+def decode_gray_frames(
+    path: Path, *, fps: float, width: int
+) -> Iterator[tuple[float, npt.NDArray[np.uint8]]]:
+    """Grey frames sampled at ``fps``, scaled to ``width`` (even height), with their times."""
+    facts = probe(path)
+    if not facts.has_video or not facts.width or not facts.height:
+        raise InvalidInputError(f"{path.name}: no video stream to decode")
+    height = max(2, round(facts.height * width / facts.width / 2) * 2)
+    args = [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-an"]
+    args += ["-vf", f"fps={fps},scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    size = width * height
+    index = 0
+    try:
+        while len(raw := proc.stdout.read(size)) == size:
+            frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width)
+            yield index / fps, frame
+            index += 1
+    finally:
+        proc.stdout.close()
+        proc.kill()
+        proc.wait()

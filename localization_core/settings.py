@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     azure_storage_account_url: str | None = Field(None, alias="AZURE_STORAGE_ACCOUNT_URL")
     azure_storage_container: str = Field("localization", alias="AZURE_STORAGE_CONTAINER")
 
+    executor: Literal["in_process", "multiprocess", "celery"] = Field(
+        "in_process", alias="LOCALIZATION_EXECUTOR"
+    )
+    sensor_interval_s: int = Field(30, alias="SENSOR_INTERVAL_S", ge=1)
+    automation_interval_s: int = Field(30, alias="AUTOMATION_INTERVAL_S", ge=1)
+
     loudness_target_lufs: float = Field(-16.0, alias="LOUDNESS_TARGET_LUFS", le=-5, ge=-40)
 
     @field_validator("data_dir")

@@ -1,17 +1,53 @@
-"""The code location: every asset, resource and sensor the Dagster UI and daemon load."""
+"""The code location: every asset, resource, sensor and executor the UI and daemon load."""
 
 import dagster as dg
 
-from localization_dagster.partitions import languages, videos
+from localization_core.settings import get_settings
+from localization_dagster.assets import localization, video
+from localization_dagster.assets.lipsync import lipsync
+from localization_dagster.automation import build_automation_sensor
+from localization_dagster.io import JsonArtifactIOManager
+from localization_dagster.resources import LocalizationResource
+from localization_dagster.sensors.uploads import build_upload_sensor
+
+VIDEO_ASSETS = [video.source_video, video.stems, video.transcript, video.face_track]
+LOCALIZATION_ASSETS = [
+    localization.translation,
+    localization.translation_review,
+    localization.dub_track,
+    localization.sync_plan,
+    lipsync,
+    localization.localized_video,
+]
 
 
-@dg.asset(partitions_def=videos, group_name="ingest")
-def source_video(context: dg.AssetExecutionContext) -> dg.MaterializeResult[None]:
-    """The ingested upload of one video (the full stage arrives with the asset graph)."""
-    context.log.info("registered video %s", context.partition_key)
-    return dg.MaterializeResult(metadata={"video": context.partition_key})
+def _executor() -> dg.ExecutorDefinition:
+    """In-process by default (laptop, CI); multiprocess or Celery when configured."""
+    choice = get_settings().executor
+    if choice == "celery":  # pragma: no cover - production multi-node only
+        from dagster_celery import celery_executor
+
+        return celery_executor
+    if choice == "multiprocess":
+        return dg.multiprocess_executor
+    return dg.in_process_executor
 
 
-defs = dg.Definitions(assets=[source_video])
+def build_definitions() -> dg.Definitions:
+    """The definitions for the current settings."""
+    settings = get_settings()
+    return dg.Definitions(
+        assets=[*VIDEO_ASSETS, *LOCALIZATION_ASSETS],
+        resources={
+            "localization": LocalizationResource(),
+            "io_manager": JsonArtifactIOManager(),
+        },
+        sensors=[
+            build_upload_sensor(settings.sensor_interval_s),
+            build_automation_sensor(settings.automation_interval_s),
+        ],
+        executor=_executor(),
+    )
 
-__all__ = ["defs", "languages", "videos"]
+
+defs = build_definitions()

@@ -17,15 +17,6 @@ def test_definitions_load_with_partitioned_source_video() -> None:
     assert set(localizations.partition_dimension_names) == {"video", "lang"}
 
 
-def test_source_video_materializes_in_process() -> None:
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("videos", ["intro"])
-    result = dg.materialize(
-        [defs.resolve_assets_def("source_video")], instance=instance, partition_key="intro"
-    )
-    assert result.success
-
-
 def test_workspace_validates() -> None:
     proc = subprocess.run(
         [

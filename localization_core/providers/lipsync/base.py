@@ -19,6 +19,11 @@ class LipSyncer(ABC):
         """Write the synced clip (same frames, same length) to ``out_path``."""
 
     @property
+    def changes_frames(self) -> bool:
+        """Whether the engine's output differs from its input picture."""
+        return True
+
+    @property
     def uses_gpu(self) -> bool:
         """Whether a step running this engine must take the ``gpu`` pool."""
         return False

@@ -16,6 +16,11 @@ class DubOnlyLipSyncer(LipSyncer):
     version = "1"
     max_window_s = 120.0
 
+    @property
+    def changes_frames(self) -> bool:
+        """The picture is left exactly as it was."""
+        return False
+
     def sync(self, video: Path, audio: Path, out_path: Path) -> Path:
         """Copy the clip; ``audio`` is muxed later with the whole dub track."""
         del audio

@@ -11,30 +11,22 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from localization_core import media
-from localization_core.audio import Samples, energy_spans, read_audio, rms_db, write_audio
-from localization_core.domain import SeparationResult, Span
+from localization_core.audio import (
+    Samples,
+    duck_gain,
+    energy_spans,
+    read_audio,
+    rms_db,
+    write_audio,
+)
+from localization_core.domain import SeparationResult
 from localization_core.errors import InvalidInputError, SeparationError
 from localization_core.providers.separation.base import AudioSeparator
 
 DUAL_MONO_DB = 30.0
 DUCK_DB = -15.0
-RAMP_S = 0.1
 VOICE_BAND = "highpass=f=90,lowpass=f=7800"
-
-
-def duck_gain(spans: list[Span], frames: int, rate: int, duck_db: float = DUCK_DB) -> Samples:
-    """Per-sample gain: ``duck_db`` inside ``spans``, unity outside, smoothed over ``RAMP_S``."""
-    gain = np.ones(frames, dtype=np.float64)
-    for span in spans:
-        gain[int(span.start * rate) : int(span.end * rate)] = 10.0 ** (duck_db / 20.0)
-    ramp = max(1, int(RAMP_S * rate))
-    padded = np.concatenate([np.full(ramp, gain[0] if frames else 1.0), gain])
-    cumulative = np.cumsum(padded)
-    smoothed = (cumulative[ramp:] - cumulative[:-ramp]) / ramp
-    return np.asarray(smoothed, dtype=np.float32)
 
 
 class FfmpegSeparator(AudioSeparator):
@@ -92,7 +84,7 @@ class FfmpegSeparator(AudioSeparator):
         media.audio_filter(original, vocals, f"pan=mono|c0=0.5*c0+0.5*c1,{VOICE_BAND}")
         voice, voice_rate = read_audio(vocals, mono=True)
         spans = energy_spans(voice, voice_rate)
-        gain = duck_gain(spans, len(samples), rate)
+        gain = duck_gain(spans, len(samples), rate, DUCK_DB)
         write_audio(background, samples * gain[:, None], rate)
         return SeparationResult(
             vocals_path=str(vocals),

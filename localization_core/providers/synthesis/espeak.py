@@ -60,10 +60,13 @@ class EspeakSynthesizer(Synthesizer):
 
     name = "espeak"
 
+    def __init__(self, words_per_minute: int = WORDS_PER_MINUTE) -> None:
+        self.words_per_minute = words_per_minute
+
     def signature(self, language: str, voice: VoiceHint) -> str:
         """Engine, voice, variant, pitch and rate: everything that changes the waveform."""
         variant, pitch = voice_parameters(voice)
-        return f"espeak-ng|{espeak_voice(language)}+{variant}|p{pitch}|s{WORDS_PER_MINUTE}"
+        return f"espeak-ng|{espeak_voice(language)}+{variant}|p{pitch}|s{self.words_per_minute}"
 
     def synthesize(self, text: str, language: str, voice: VoiceHint, out_path: Path) -> Path:
         """Speak ``text`` into ``out_path`` (22.05 kHz mono WAV)."""
@@ -73,7 +76,7 @@ class EspeakSynthesizer(Synthesizer):
         variant, pitch = voice_parameters(voice)
         name = f"{espeak_voice(language)}+{variant}"
         with atomic_output(out_path) as tmp:
-            args = [ESPEAK, "-v", name, "-p", str(pitch), "-s", str(WORDS_PER_MINUTE)]
+            args = [ESPEAK, "-v", name, "-p", str(pitch), "-s", str(self.words_per_minute)]
             proc = subprocess.run(
                 [*args, "-w", str(tmp), "--", spoken],
                 capture_output=True,

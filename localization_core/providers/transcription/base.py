@@ -16,3 +16,7 @@ class Transcriber(ABC):
     @abstractmethod
     def transcribe(self, audio: Path, language: str | None = None) -> Transcript:
         """Dub lines of ``audio``; ``language`` overrides detection when given."""
+
+    @abstractmethod
+    def detect_language(self, audio: Path) -> tuple[str, float]:
+        """The spoken language of ``audio`` (first 30 s) and its probability."""

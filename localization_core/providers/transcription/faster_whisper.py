@@ -45,6 +45,11 @@ def _words(segments: Any) -> list[Word]:
     return words
 
 
+def _hallucinated(segment: Any) -> bool:
+    """Whisper's own no-speech rule: likely silence and a low-confidence decode."""
+    return bool(segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0)
+
+
 class FasterWhisperTranscriber(Transcriber):
     """Word-timestamped recognition with Whisper's language identification."""
 
@@ -66,7 +71,7 @@ class FasterWhisperTranscriber(Transcriber):
                 vad_filter=False,
                 condition_on_previous_text=False,
             )
-            words = _words(segments)
+            words = _words(segment for segment in segments if not _hallucinated(segment))
         except (RuntimeError, ValueError, OSError) as exc:
             raise TranscriptionError(f"faster-whisper failed on {audio.name}: {exc}") from exc
         return Transcript(
@@ -75,3 +80,13 @@ class FasterWhisperTranscriber(Transcriber):
             lines=tuple(split_into_dub_lines(words)),
             model=self.model_name,
         )
+
+    def detect_language(self, audio: Path) -> tuple[str, float]:
+        """Whisper's language identification on the first 30 s."""
+        if self.model_name.endswith(".en"):
+            return "en", 1.0
+        from faster_whisper import decode_audio
+
+        samples = decode_audio(str(audio), sampling_rate=16000)[: 30 * 16000]
+        language, probability, _ = self._model.detect_language(audio=samples)
+        return str(language), round(float(probability), 4)

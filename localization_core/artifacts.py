@@ -1,0 +1,165 @@
+"""Stage outputs: the JSON artifacts each asset writes. Media live in storage under their keys."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from localization_core.domain import (
+    Frozen,
+    MediaProbe,
+    SeparationResult,
+    Span,
+    Transcript,
+    Translation,
+)
+
+
+class SourceVideo(Frozen):
+    """An ingested upload: the stored copy and what probing it told."""
+
+    video_id: str
+    key: str
+    filename: str
+    version: str
+    probe: MediaProbe
+    source_language: str | None = None
+
+
+class Stems(Frozen):
+    """Stored vocals/background stems and how they were made."""
+
+    vocals_key: str
+    background_key: str
+    speech_key: str
+    separation: SeparationResult
+
+
+class FaceTrack(Frozen):
+    """Where an engine-usable frontal face is visible."""
+
+    fps: float
+    frame_count: int
+    sample_interval_s: float
+    samples: int
+    faceless_spans: tuple[Span, ...] = ()
+    profile_spans: tuple[Span, ...] = ()
+    shot_cuts: tuple[float, ...] = ()
+    boxes: tuple[tuple[float, int, int, int, int], ...] = Field(
+        (), description="(time, x, y, w, h) of the largest frontal face per sample"
+    )
+    seconds_per_minute: float = 0.0
+
+    @property
+    def face_fraction(self) -> float:
+        """Share of samples with an accepted face."""
+        return len(self.boxes) / self.samples if self.samples else 0.0
+
+
+class ReviewDecision(Frozen):
+    """The review gate of one localization."""
+
+    policy: Literal["auto", "required"]
+    status: Literal["approved", "awaiting_review"]
+    translation: Translation
+    note: str = ""
+
+
+class LineFit(Frozen):
+    """What happened to one dub line's synthesized audio."""
+
+    id: int
+    slot: Span
+    synthesized_s: float = 0.0
+    placed_s: float = 0.0
+    action: Literal["fit", "stretch", "compress", "cut", "silence", "empty"] = "fit"
+    ratio: float = 1.0
+    cut: bool = False
+    failed: bool = False
+    reason: str = ""
+    key: str | None = None
+
+
+class DubTrack(Frozen):
+    """The dub of one localization: fitted lines, the voice track and the final mix."""
+
+    language: str
+    voice_key: str
+    mix_key: str
+    lines: tuple[LineFit, ...] = ()
+    loudness_lufs: float = 0.0
+    failed_lines: int = 0
+    has_speech: bool = True
+    synthesizer: str = ""
+
+
+class SyncWindow(Frozen):
+    """One span of source time handed to the lip-sync engine (or passed through)."""
+
+    index: int
+    start: float
+    end: float
+    mode: Literal["sync", "dub_only"] = "sync"
+    cache_key: str = ""
+
+
+class SyncPlan(Frozen):
+    """Windows for the lip-sync stage with their statistics."""
+
+    duration: float
+    fps: float
+    engine: str
+    windows: tuple[SyncWindow, ...] = ()
+    frames_total: int = 0
+    frames_in_windows: int = 0
+
+
+class SegmentResult(Frozen):
+    """The outcome of one lip-sync window."""
+
+    index: int
+    start: float
+    end: float
+    cache_key: str
+    key: str | None = None
+    cached: bool = False
+    engine: str = ""
+    status: Literal["synced", "dub_only", "cached"] = "synced"
+    seconds: float = 0.0
+
+
+class LipSync(Frozen):
+    """The picture of one localization: per-segment table and the composited video."""
+
+    video_key: str
+    segments: tuple[SegmentResult, ...] = ()
+    composited: bool = False
+
+
+class LocalizedVideo(Frozen):
+    """Delivered files of one localization."""
+
+    video_key: str
+    srt_key: str
+    vtt_key: str
+    report_key: str
+    duration: float
+    has_speech: bool
+
+
+ARTIFACT_TYPES: dict[str, type[Frozen]] = {
+    cls.__name__: cls
+    for cls in (
+        SourceVideo,
+        Stems,
+        Transcript,
+        FaceTrack,
+        Translation,
+        ReviewDecision,
+        DubTrack,
+        SyncPlan,
+        LipSync,
+        LocalizedVideo,
+    )
+}

@@ -1,0 +1,133 @@
+"""The video catalog: which uploads are registered as which video ids, and with what options.
+
+A record lives at ``catalog/<video_id>.json`` in storage; the upload itself at
+``uploads/<video_id><suffix>``. Registration is idempotent: the same content (same MD5)
+registers once; new content under the same name is a new version of the same video.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from localization_core.domain import Frozen
+from localization_core.errors import InvalidInputError, ObjectNotFoundError
+from localization_core.storage.base import ObjectInfo, StorageBackend
+
+VIDEO_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})?")
+ReviewPolicy = Literal["auto", "required"]
+
+
+class VideoRecord(Frozen):
+    """One registered video: where its upload is and how to localize it."""
+
+    video_id: str
+    upload_key: str
+    filename: str
+    etag: str
+    content_md5: str | None = None
+    size: int = 0
+    source_language: str | None = None
+    review_policy: ReviewPolicy = "auto"
+    registered_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def version(self) -> str:
+        """Identifies the content: MD5 when known, else the etag."""
+        return self.content_md5 or self.etag
+
+
+def slugify(name: str) -> str:
+    """A video id from an upload name: ``"My Talk (final).mp4"`` -> ``"my-talk-final"``."""
+    stem = Path(name).stem if "." in Path(name).name else name
+    ascii_name = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_name.lower()).strip("-_")
+    slug = re.sub(r"-{2,}", "-", slug)[:64].strip("-_")
+    if not slug or not VIDEO_ID.fullmatch(slug):
+        raise InvalidInputError(f"{name!r}: cannot make a video id from this name")
+    return slug
+
+
+def check_video_id(video_id: str) -> str:
+    """``video_id`` if it is a valid partition key, else one clear error."""
+    if not VIDEO_ID.fullmatch(video_id):
+        raise InvalidInputError(
+            f"{video_id!r} is not a valid video id (lowercase letters, digits, '-' and '_')"
+        )
+    return video_id
+
+
+def check_language(code: str) -> str:
+    """A normalized language code (``ES`` -> ``es``), or one clear error."""
+    normalized = code.strip().lower()
+    if not LANGUAGE.fullmatch(normalized):
+        raise InvalidInputError(f"{code!r} is not a language code (e.g. en, es, pt-br)")
+    return normalized
+
+
+def record_key(video_id: str) -> str:
+    """Storage key of a video's catalog record."""
+    return f"catalog/{video_id}.json"
+
+
+def upload_key(video_id: str, filename: str) -> str:
+    """Storage key of a video's upload."""
+    return f"uploads/{video_id}{Path(filename).suffix.lower()}"
+
+
+def load_record(storage: StorageBackend, video_id: str) -> VideoRecord:
+    """The catalog record of ``video_id`` (``InvalidInputError`` when not registered)."""
+    try:
+        return VideoRecord.model_validate_json(storage.read_bytes(record_key(video_id)))
+    except ObjectNotFoundError as exc:
+        raise InvalidInputError(f"video {video_id!r} is not registered") from exc
+
+
+def save_record(storage: StorageBackend, record: VideoRecord) -> VideoRecord:
+    """Write the record atomically."""
+    storage.write_bytes(record_key(record.video_id), record.model_dump_json(indent=2).encode())
+    return record
+
+
+def record_for_upload(
+    storage: StorageBackend,
+    info: ObjectInfo,
+    *,
+    video_id: str | None = None,
+    source_language: str | None = None,
+    review_policy: ReviewPolicy = "auto",
+) -> tuple[VideoRecord, bool]:
+    """The record for an upload and whether it is new (or new content) for the catalog."""
+    video_id = check_video_id(video_id or slugify(Path(info.key).name))
+    try:
+        existing: VideoRecord | None = load_record(storage, video_id)
+    except InvalidInputError:
+        existing = None
+    if existing is not None and existing.version == (info.content_md5 or info.etag):
+        return existing, False
+    record = VideoRecord(
+        video_id=video_id,
+        upload_key=info.key,
+        filename=Path(info.key).name,
+        etag=info.etag,
+        content_md5=info.content_md5,
+        size=info.size,
+        source_language=source_language or (existing.source_language if existing else None),
+        review_policy=review_policy,
+    )
+    return save_record(storage, record), True
+
+
+def list_records(storage: StorageBackend) -> list[VideoRecord]:
+    """Every registered video, in id order."""
+    return [
+        VideoRecord.model_validate_json(storage.read_bytes(item.key))
+        for item in storage.list("catalog/")
+        if item.key.endswith(".json")
+    ]

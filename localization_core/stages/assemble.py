@@ -1,0 +1,163 @@
+"""Stage 6: mux the delivered mp4 (dub first, original second), subtitles and report.json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from localization_core import media
+from localization_core.artifacts import (
+    DubTrack,
+    LipSync,
+    LocalizedVideo,
+    SourceVideo,
+    Stems,
+    SyncPlan,
+)
+from localization_core.domain import Transcript, Translation
+from localization_core.subtitles import cues_from_lines, write_subtitles
+from localization_core.workspace import Workspace
+
+ISO_639_2 = {
+    "ar": "ara",
+    "de": "deu",
+    "en": "eng",
+    "es": "spa",
+    "fr": "fra",
+    "hi": "hin",
+    "it": "ita",
+    "ja": "jpn",
+    "ko": "kor",
+    "nl": "nld",
+    "pl": "pol",
+    "pt": "por",
+    "ru": "rus",
+    "sv": "swe",
+    "tr": "tur",
+    "uk": "ukr",
+    "zh": "zho",
+}
+
+
+def language_tag(code: str | None) -> str:
+    """The three-letter tag mp4 stores for a language (``und`` when unknown)."""
+    return ISO_639_2.get((code or "").split("-")[0], "und")
+
+
+def output_prefix(video_id: str, language: str) -> str:
+    """Where the delivered files of one localization are stored."""
+    return f"outputs/{video_id}/{language}"
+
+
+def build_report(
+    *,
+    source: SourceVideo,
+    stems: Stems,
+    transcript: Transcript,
+    translation: Translation,
+    dub: DubTrack,
+    plan: SyncPlan,
+    lipsync: LipSync,
+) -> dict[str, Any]:
+    """Everything a reviewer needs to judge one localization, as plain JSON."""
+    fits = dub.lines
+    return {
+        "video": source.video_id,
+        "source": {
+            "file": source.filename,
+            "duration": source.probe.duration,
+            "fps": float(source.probe.fps or 0),
+            "vfr": source.probe.vfr,
+            "language": transcript.language,
+            "language_probability": transcript.language_probability,
+        },
+        "target_language": translation.target_language,
+        "speech": dub.has_speech,
+        "note": "" if dub.has_speech else "no speech found: the output is the source video",
+        "separation": {
+            "method": stems.separation.method,
+            "degraded": stems.separation.degraded,
+            "note": stems.separation.note,
+        },
+        "translation": {"provider": translation.provider, "lines": len(translation.lines)},
+        "isochrony": {
+            "lines": [fit.model_dump(exclude={"key"}) for fit in fits],
+            "totals": {
+                "lines": len(fits),
+                "failed": dub.failed_lines,
+                "cut": sum(f.cut for f in fits),
+                "compressed": sum(f.action == "compress" for f in fits),
+                "stretched": sum(f.action == "stretch" for f in fits),
+                "silence": sum(f.action == "silence" for f in fits),
+            },
+            "loudness_lufs": dub.loudness_lufs,
+        },
+        "sync": {
+            "engine": plan.engine,
+            "frames_total": plan.frames_total,
+            "frames_sent_to_engine": plan.frames_in_windows,
+            "windows": len(plan.windows),
+            "dub_only_pieces": sum(w.mode == "dub_only" for w in plan.windows),
+            "engine_calls": sum(s.status == "synced" for s in lipsync.segments),
+            "cached_segments": sum(s.status == "cached" for s in lipsync.segments),
+        },
+    }
+
+
+def assemble(
+    workspace: Workspace,
+    *,
+    source: SourceVideo,
+    translation: Translation,
+    dub: DubTrack,
+    lipsync: LipSync,
+    report: dict[str, Any],
+) -> LocalizedVideo:
+    """Write and store ``<id>.<lang>.mp4``, ``.srt``, ``.vtt`` and ``report.json``."""
+    language = translation.target_language
+    prefix = output_prefix(source.video_id, language)
+    scratch = workspace.scratch_dir("assemble", source.video_id, language)
+    name = f"{source.video_id}.{language}"
+    original = media.extract_full_audio(workspace.local(source.key), scratch / "original.wav")
+    original_track = media.AudioTrack(
+        path=str(original), language=language_tag(translation.source_language), title="Original"
+    )
+    tracks = [original_track]
+    if dub.has_speech:
+        dub_track = media.AudioTrack(
+            path=str(workspace.local(dub.mix_key)),
+            language=language_tag(language),
+            title=f"Dub ({language})",
+        )
+        tracks = [dub_track, original_track]
+    video = media.mux(workspace.local(lipsync.video_key), tracks, scratch / f"{name}.mp4")
+    cues = cues_from_lines(translation.lines, fps=float(source.probe.fps or 25))
+    srt = write_subtitles(cues, scratch / f"{name}.srt")
+    vtt = write_subtitles(cues, scratch / f"{name}.vtt")
+    facts = media.probe(video)
+    report = {
+        **report,
+        "output": {
+            "file": f"{name}.mp4",
+            "duration": facts.duration,
+            "audio_tracks": len(facts.audio_streams),
+            "subtitle_cues": len(cues),
+            "fast_cues": sum(c.fast for c in cues),
+        },
+    }
+    report_path = scratch / "report.json"
+    report_path.write_text(json.dumps(report, indent=2, default=str))
+    keys = {}
+    for suffix, path in (("mp4", video), ("srt", srt), ("vtt", vtt)):
+        keys[suffix] = f"{prefix}/{name}.{suffix}"
+        workspace.put(keys[suffix], path)
+    # the report goes last: its presence means the delivery is complete
+    workspace.put(f"{prefix}/report.json", report_path)
+    return LocalizedVideo(
+        video_key=keys["mp4"],
+        srt_key=keys["srt"],
+        vtt_key=keys["vtt"],
+        report_key=f"{prefix}/report.json",
+        duration=facts.duration,
+        has_speech=dub.has_speech,
+    )

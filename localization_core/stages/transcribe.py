@@ -1,0 +1,31 @@
+"""Stage 2: speech-to-text with language identification, gated on detection confidence."""
+
+from __future__ import annotations
+
+from localization_core.artifacts import SourceVideo, Stems
+from localization_core.domain import Transcript
+from localization_core.errors import TranscriptionError
+from localization_core.providers.transcription.base import Transcriber
+from localization_core.workspace import Workspace
+
+MIN_LANGUAGE_PROBABILITY = 0.5
+
+
+def transcribe(
+    workspace: Workspace, source: SourceVideo, stems: Stems, transcriber: Transcriber
+) -> Transcript:
+    """Dub lines of the vocals; uncertain language detection without an override fails."""
+    transcript = transcriber.transcribe(
+        workspace.local(stems.speech_key), language=source.source_language
+    )
+    if (
+        source.source_language is None
+        and transcript.has_speech
+        and transcript.language_probability < MIN_LANGUAGE_PROBABILITY
+    ):
+        raise TranscriptionError(
+            f"language detection is uncertain ({transcript.language!r} at "
+            f"{transcript.language_probability:.2f} < {MIN_LANGUAGE_PROBABILITY}); "
+            "register the video with its source language (--from)"
+        )
+    return transcript

@@ -1,0 +1,211 @@
+"""Localization-level assets: translation, review gate, dub track, sync plan, delivery."""
+
+import dagster as dg
+
+from localization_core.artifacts import (
+    DubTrack,
+    FaceTrack,
+    LipSync,
+    LocalizedVideo,
+    ReviewDecision,
+    SourceVideo,
+    Stems,
+    SyncPlan,
+)
+from localization_core.catalog import load_record
+from localization_core.domain import Transcript, Translation
+from localization_core.stages.assemble import assemble, build_report
+from localization_core.stages.dub import build_dub_track
+from localization_core.stages.sync import plan_sync
+from localization_core.stages.translate import translate
+from localization_dagster.assets.common import (
+    EAGER,
+    TRANSIENT_RETRY,
+    language,
+    localizations,
+    stage,
+    video_id,
+    video_input,
+)
+from localization_dagster.resources import LocalizationResource, pool_for
+
+
+@dg.asset(
+    partitions_def=localizations,
+    group_name="localization",
+    automation_condition=EAGER,
+    ins={"transcript": video_input(), "stems": video_input()},
+    pool=pool_for("translation"),
+    retry_policy=TRANSIENT_RETRY,
+)
+def translation(
+    context: dg.AssetExecutionContext,
+    transcript: Transcript,
+    stems: Stems,
+    localization: LocalizationResource,
+) -> dg.Output[Translation]:
+    """One translated line per dub line, each with its slot as the duration budget."""
+    rt = localization.get()
+    with stage("translate"):
+        result = translate(
+            rt.workspace,
+            video_id=video_id(context),
+            transcript=transcript,
+            stems=stems,
+            target=language(context),
+            translator=rt.translator,
+        )
+    return dg.Output(
+        result,
+        metadata={
+            "provider": result.provider,
+            "lines": len(result.lines),
+            "preview": dg.MetadataValue.md(
+                "\n".join(f"{line.id}. {line.text}" for line in result.lines[:20]) or "(no speech)"
+            ),
+        },
+    )
+
+
+@dg.asset(partitions_def=localizations, group_name="localization", automation_condition=EAGER)
+def translation_review(
+    context: dg.AssetExecutionContext, translation: Translation, localization: LocalizationResource
+) -> dg.Output[ReviewDecision]:
+    """The review gate after translation. Under the ``auto`` policy it approves at once."""
+    record = load_record(localization.get().storage, video_id(context))
+    decision = ReviewDecision(
+        policy=record.review_policy,
+        status="approved",
+        translation=translation,
+        note="approved automatically (policy auto)",
+    )
+    return dg.Output(decision, metadata={"policy": decision.policy, "status": decision.status})
+
+
+@dg.asset(
+    partitions_def=localizations,
+    group_name="localization",
+    automation_condition=EAGER,
+    ins={"source_video": video_input(), "stems": video_input()},
+    pool=pool_for("synthesis"),
+    retry_policy=TRANSIENT_RETRY,
+)
+def dub_track(
+    context: dg.AssetExecutionContext,
+    source_video: SourceVideo,
+    stems: Stems,
+    translation_review: ReviewDecision,
+    localization: LocalizationResource,
+) -> dg.Output[DubTrack]:
+    """Per-line speech fitted to its slot, the voice track and the loudness-normalized mix."""
+    rt = localization.get()
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            context.log.info(f"synthesized {done}/{total} lines")
+
+    with stage("synthesize"):
+        result = build_dub_track(
+            rt.workspace,
+            source=source_video,
+            stems=stems,
+            translation=translation_review.translation,
+            synthesizer=rt.synthesizer,
+            loudness_lufs=rt.settings.loudness_target_lufs,
+            progress=progress,
+        )
+    return dg.Output(
+        result,
+        metadata={
+            "lines": len(result.lines),
+            "failed_lines": result.failed_lines,
+            "loudness_lufs": result.loudness_lufs,
+            "compressed": sum(fit.action == "compress" for fit in result.lines),
+            "cut": sum(fit.cut for fit in result.lines),
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=localizations,
+    group_name="localization",
+    automation_condition=EAGER,
+    ins={"source_video": video_input(), "face_track": video_input()},
+)
+def sync_plan(
+    source_video: SourceVideo,
+    face_track: FaceTrack,
+    dub_track: DubTrack,
+    translation_review: ReviewDecision,
+    localization: LocalizationResource,
+) -> dg.Output[SyncPlan]:
+    """Windows of source time for the lip-sync engine, with their cache keys."""
+    rt = localization.get()
+    with stage("sync_plan"):
+        result = plan_sync(
+            rt.workspace,
+            source=source_video,
+            faces=face_track,
+            dub=dub_track,
+            translation=translation_review.translation,
+            engine=rt.lipsyncer,
+            tuning="default",
+        )
+    share = result.frames_in_windows / result.frames_total if result.frames_total else 0.0
+    return dg.Output(
+        result,
+        metadata={
+            "windows": len(result.windows),
+            "frames_total": result.frames_total,
+            "frames_in_windows": result.frames_in_windows,
+            "share_sent_to_engine": round(share, 3),
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=localizations,
+    group_name="localization",
+    automation_condition=EAGER,
+    ins={"source_video": video_input(), "stems": video_input(), "transcript": video_input()},
+)
+def localized_video(
+    source_video: SourceVideo,
+    stems: Stems,
+    transcript: Transcript,
+    translation_review: ReviewDecision,
+    dub_track: DubTrack,
+    sync_plan: SyncPlan,
+    lipsync: LipSync,
+    localization: LocalizationResource,
+) -> dg.Output[LocalizedVideo]:
+    """The delivered mp4 (dub first, original second), .srt/.vtt and report.json."""
+    rt = localization.get()
+    with stage("assemble"):
+        report = build_report(
+            source=source_video,
+            stems=stems,
+            transcript=transcript,
+            translation=translation_review.translation,
+            dub=dub_track,
+            plan=sync_plan,
+            lipsync=lipsync,
+        )
+        result = assemble(
+            rt.workspace,
+            source=source_video,
+            translation=translation_review.translation,
+            dub=dub_track,
+            lipsync=lipsync,
+            report=report,
+        )
+    return dg.Output(
+        result,
+        metadata={
+            "video": result.video_key,
+            "subtitles": result.srt_key,
+            "report": result.report_key,
+            "duration_s": result.duration,
+            "speech": result.has_speech,
+        },
+    )

@@ -1,0 +1,104 @@
+"""Video-level assets: source_video, stems, transcript, face_track."""
+
+import dagster as dg
+
+from localization_core.artifacts import FaceTrack, SourceVideo, Stems
+from localization_core.catalog import load_record
+from localization_core.domain import Transcript
+from localization_core.stages.faces import track_faces
+from localization_core.stages.ingest import ingest
+from localization_core.stages.separate import separate
+from localization_core.stages.transcribe import transcribe
+from localization_dagster.assets.common import EAGER, TRANSIENT_RETRY, stage, video_id, videos
+from localization_dagster.resources import LocalizationResource, pool_for
+
+
+@dg.asset(partitions_def=videos, group_name="video", kinds={"ffmpeg"})
+def source_video(
+    context: dg.AssetExecutionContext, localization: LocalizationResource
+) -> dg.Output[SourceVideo]:
+    """The registered upload, probed and copied into the video's folder; bad media stop here."""
+    rt = localization.get()
+    with stage("ingest"):
+        record = load_record(rt.storage, video_id(context))
+        source = ingest(rt.workspace, record)
+    facts = source.probe
+    return dg.Output(
+        source,
+        metadata={
+            "version": record.version,
+            "duration_s": facts.duration,
+            "fps": float(facts.fps or 0),
+            "vfr": facts.vfr,
+            "size": f"{facts.width}x{facts.height}",
+            "rotation": facts.rotation,
+            "audio_streams": len(facts.audio_streams),
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name="video",
+    automation_condition=EAGER,
+    pool=pool_for("separation"),
+    retry_policy=TRANSIENT_RETRY,
+)
+def stems(source_video: SourceVideo, localization: LocalizationResource) -> dg.Output[Stems]:
+    """Vocals and background; a dual-mono source is flagged as degraded."""
+    rt = localization.get()
+    with stage("separate"):
+        result = separate(rt.workspace, source_video, rt.separator)
+    return dg.Output(
+        result,
+        metadata={
+            "degraded": result.separation.degraded,
+            "method": result.separation.method,
+            "note": result.separation.note,
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name="video",
+    automation_condition=EAGER,
+    pool=pool_for("transcription"),
+    retry_policy=TRANSIENT_RETRY,
+)
+def transcript(
+    source_video: SourceVideo, stems: Stems, localization: LocalizationResource
+) -> dg.Output[Transcript]:
+    """Dub lines with speakers, and the source language with its probability."""
+    rt = localization.get()
+    with stage("transcribe"):
+        result = transcribe(rt.workspace, source_video, stems, rt.transcriber)
+    return dg.Output(
+        result,
+        metadata={
+            "language": result.language,
+            "language_probability": result.language_probability,
+            "dub_lines": len(result.lines),
+            "speech_s": round(sum(line.end - line.start for line in result.lines), 2),
+        },
+    )
+
+
+@dg.asset(partitions_def=videos, group_name="video", automation_condition=EAGER, kinds={"opencv"})
+def face_track(
+    source_video: SourceVideo, localization: LocalizationResource
+) -> dg.Output[FaceTrack]:
+    """Where an engine-usable frontal face is visible, sampled every 0.2 s."""
+    rt = localization.get()
+    with stage("face_track"):
+        result = track_faces(rt.workspace.local(source_video.key), source_video)
+    return dg.Output(
+        result,
+        metadata={
+            "samples": result.samples,
+            "face_fraction": round(result.face_fraction, 3),
+            "faceless_spans": len(result.faceless_spans),
+            "profile_spans": len(result.profile_spans),
+            "seconds_per_minute": result.seconds_per_minute,
+        },
+    )

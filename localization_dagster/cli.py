@@ -1,0 +1,233 @@
+"""`localize`: drive the asset graph from a terminal (in-process, no daemon needed).
+
+Every user mistake ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import dagster as dg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from localization_core.catalog import check_language, list_records, load_record
+from localization_core.errors import LocalizationError
+from localization_core.stages.assemble import output_prefix
+from localization_core.storage.local import LocalStorage
+from localization_dagster.partitions import languages
+from localization_dagster.registration import register
+from localization_dagster.resources import Runtime, runtime
+from localization_dagster.runner import (
+    LOCALIZATION_ASSETS,
+    VIDEO_ASSETS,
+    RunFailedError,
+    dagster_home,
+    materialize,
+    open_instance,
+)
+from localization_dagster.status import status_rows
+
+app = typer.Typer(
+    help="Localize videos: dub, subtitle and lip-sync them into other languages.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+PRESETS = ("FAST", "BALANCED", "HIGH_QUALITY", "ULTRA")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn known failures into ``error: ...`` and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (LocalizationError, RunFailedError) as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _targets(to: str) -> list[str]:
+    return [check_language(code) for code in to.split(",") if code.strip()]
+
+
+def _progress(step: str, event: str, seconds: float) -> None:
+    if event == "start":
+        out.print(f"  [cyan]…[/cyan] {step}", highlight=False)
+    elif event == "done":
+        out.print(f"  [green]✓[/green] {step} [dim]({seconds:.1f} s)[/dim]", highlight=False)
+    else:
+        out.print(f"  [red]✗[/red] {step}", highlight=False)
+
+
+def _deliverable(rt: Runtime, key: str) -> Path:
+    """A local path of a stored output (downloaded when storage is remote)."""
+    if isinstance(rt.storage, LocalStorage):
+        return rt.storage.path_for(key)
+    return rt.storage.download_file(key, rt.settings.data_dir / "downloads" / key)
+
+
+def _summary(rt: Runtime, video_id: str, language: str) -> Path:
+    prefix = output_prefix(video_id, language)
+    report: dict[str, Any] = json.loads(rt.storage.read_bytes(f"{prefix}/report.json"))
+    video = _deliverable(rt, f"{prefix}/{video_id}.{language}.mp4")
+    _deliverable(rt, f"{prefix}/{video_id}.{language}.srt")
+    table = Table(title=f"{video_id} -> {language}", show_header=False)
+    source = report["source"]
+    iso = report["isochrony"]["totals"]
+    sync = report["sync"]
+    table.add_row(
+        "source",
+        f"{source['file']} ({source['duration']:.2f} s, "
+        f"{source['language']} at {source['language_probability']:.2f})",
+    )
+    table.add_row(
+        "separation",
+        f"{report['separation']['method']}"
+        + (" (degraded)" if report["separation"]["degraded"] else ""),
+    )
+    table.add_row(
+        "dub lines",
+        f"{iso['lines']} ({iso['failed']} failed, {iso['compressed']} "
+        f"compressed, {iso['stretched']} stretched, {iso['cut']} cut)",
+    )
+    table.add_row(
+        "lip-sync",
+        f"{sync['engine']}: {sync['frames_sent_to_engine']}/"
+        f"{sync['frames_total']} frames in {sync['windows']} windows",
+    )
+    table.add_row(
+        "output",
+        f"{report['output']['duration']:.2f} s, "
+        f"{report['output']['audio_tracks']} audio tracks, "
+        f"{report['output']['subtitle_cues']} subtitle cues",
+    )
+    if report.get("note"):
+        table.add_row("note", report["note"])
+    out.print(table)
+    out.print(f"[bold]output:[/bold] {video}", highlight=False, soft_wrap=True)
+    return video
+
+
+def _localize(video_id: str, targets: list[str], preset: str) -> list[Path]:
+    rt = runtime()
+    instance = open_instance(rt.settings)
+    from localization_dagster.definitions import defs
+
+    out.print(f"[bold]{video_id}[/bold]: video-level stages", highlight=False)
+    run_id = materialize(defs, instance, VIDEO_ASSETS, video_id, _progress)
+    out.print(f"run {run_id}", highlight=False)
+    outputs = []
+    for target in targets:
+        key = dg.MultiPartitionKey({"video": video_id, "lang": target})
+        out.print(f"[bold]{video_id} -> {target}[/bold] (preset {preset})", highlight=False)
+        run_id = materialize(defs, instance, LOCALIZATION_ASSETS, key, _progress)
+        out.print(f"run {run_id}", highlight=False)
+        outputs.append(_summary(rt, video_id, target))
+    return outputs
+
+
+@app.command()
+@one_line_errors
+def add(
+    path: Path,
+    to: str = typer.Option(..., "--to", help="target languages, comma separated (es,fr)"),
+    source: str | None = typer.Option(None, "--from", help="source language (skip detection)"),
+    video_id: str | None = typer.Option(None, "--id", help="video id (default: from the name)"),
+) -> None:
+    """Register a video for localization into the --to languages."""
+    rt = runtime()
+    record = register(
+        rt,
+        open_instance(rt.settings),
+        path,
+        targets=_targets(to),
+        source_language=source,
+        video_id=video_id,
+    )
+    out.print(f"registered [bold]{record.video_id}[/bold] -> {to}", highlight=False)
+
+
+@app.command()
+@one_line_errors
+def run(
+    video_or_path: str,
+    to: str = typer.Option(..., "--to", help="target languages, comma separated"),
+    preset: str = typer.Option("BALANCED", help="FAST, BALANCED, HIGH_QUALITY or ULTRA"),
+    source: str | None = typer.Option(None, "--from", help="source language (skip detection)"),
+    video_id: str | None = typer.Option(None, "--id", help="video id for a new path"),
+) -> None:
+    """Register (for a path) and localize a video now, in this process."""
+    if preset.upper() not in PRESETS:
+        raise typer.BadParameter(f"preset must be one of {', '.join(PRESETS)}")
+    rt = runtime()
+    targets = _targets(to)
+    path = Path(video_or_path)
+    if path.suffix or path.exists():
+        record = register(
+            rt,
+            open_instance(rt.settings),
+            path,
+            targets=targets,
+            source_language=source,
+            video_id=video_id,
+        )
+        vid = record.video_id
+    else:
+        vid = load_record(rt.storage, video_or_path).video_id
+        open_instance(rt.settings).add_dynamic_partitions(languages.name or "languages", targets)
+    _localize(vid, targets, preset.upper())
+
+
+@app.command()
+@one_line_errors
+def demo(to: str = typer.Option("en", "--to", help="target language")) -> None:
+    """Generate the demo sample (first time) and localize it."""
+    from localization_core.sample import generate_sample
+
+    rt = runtime()
+    sample = rt.settings.data_dir / "demo" / "demo.mp4"
+    if not sample.exists():
+        out.print("generating the demo sample (30 s, Italian speech) ...")
+        generate_sample(sample)
+    targets = _targets(to)
+    register(rt, open_instance(rt.settings), sample, targets=targets, video_id="demo")
+    _localize("demo", targets, "BALANCED")
+
+
+@app.command()
+@one_line_errors
+def status(video: str | None = typer.Argument(None, help="one video id (default: all)")) -> None:
+    """Stage x partition: done, stale, failed (with stage and message), awaiting review."""
+    rt = runtime()
+    instance = open_instance(rt.settings)
+    records = [load_record(rt.storage, video)] if video else list_records(rt.storage)
+    if not records:
+        out.print("no videos registered yet (localize add PATH --to LANG)")
+        return
+    table = Table("partition", "stage", "status", "detail")
+    for row in status_rows(instance, [r.video_id for r in records]):
+        colour = {"done": "green", "failed": "red", "stale": "yellow"}.get(row.status, "dim")
+        table.add_row(row.partition, row.stage, f"[{colour}]{row.status}[/{colour}]", row.detail)
+    out.print(table)
+
+
+@app.command()
+def ui(port: int = typer.Option(3000, help="port of the Dagster UI")) -> None:
+    """Open the Dagster UI on the CLI's own instance (``dagster dev``)."""
+    rt = runtime()
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home(rt.settings))}
+    command = ["dagster", "dev", "-m", "localization_dagster.definitions", "-p", str(port)]
+    os.execvpe(command[0], command, env)  # noqa: S606 - replaces this process on purpose

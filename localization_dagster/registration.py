@@ -1,0 +1,69 @@
+"""Registering a video: upload, catalog record, partitions, refusals with one clear line."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from localization_core import media
+from localization_core.catalog import (
+    VideoRecord,
+    check_language,
+    check_video_id,
+    record_for_upload,
+    slugify,
+    upload_key,
+)
+from localization_core.errors import InvalidInputError, LocalizationError
+from localization_core.stages.transcribe import MIN_LANGUAGE_PROBABILITY
+from localization_core.stages.translate import check_target
+from localization_dagster.partitions import languages, videos
+from localization_dagster.resources import Runtime
+
+
+def detect_source_language(rt: Runtime, path: Path) -> str | None:
+    """Whisper's language for the file's first 30 s, when confident; None otherwise."""
+    scratch = rt.workspace.scratch_dir("register")
+    try:
+        speech = media.extract_speech_audio(path, scratch / f"{path.stem}.wav", end=30.0)
+    except LocalizationError:
+        return None  # unreadable media fail at source_video, with the stage recorded
+    language, probability = rt.transcriber.detect_language(speech)
+    return language if probability >= MIN_LANGUAGE_PROBABILITY else None
+
+
+def register(
+    rt: Runtime,
+    instance: dg.DagsterInstance,
+    path: Path,
+    *,
+    targets: list[str],
+    source_language: str | None = None,
+    video_id: str | None = None,
+    detect: bool = True,
+) -> VideoRecord:
+    """Upload ``path``, record it in the catalog and add its video and language partitions.
+
+    Refused (``InvalidInputError``): a missing file, a bad id or language code, a target the
+    translator cannot produce, or a target equal to the (given or detected) source language.
+    """
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such file")
+    vid = check_video_id(video_id) if video_id else slugify(path.name)
+    wanted = [check_language(code) for code in targets]
+    if not wanted:
+        raise InvalidInputError("give at least one target language with --to")
+    source = check_language(source_language) if source_language else None
+    for target in wanted:
+        check_target(rt.translator, target, source)
+    if source is None and detect:
+        detected = detect_source_language(rt, path)
+        for target in wanted:
+            if detected == target:
+                raise InvalidInputError(
+                    f"{path.name} is already in {target!r} (detected); choose another --to"
+                )
+    info = rt.storage.upload_file(upload_key(vid, path.name), path)
+    record, _ = record_for_upload(rt.storage, info, video_id=vid, source_language=source)
+    instance.add_dynamic_partitions(videos.name or "videos", [vid])
+    instance.add_dynamic_partitions(languages.name or "languages", wanted)
+    return record

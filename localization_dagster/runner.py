@@ -1,0 +1,147 @@
+"""In-process materialization for the CLI: the video-level run, then the localization run."""
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import dagster as dg
+
+from localization_core.settings import Settings
+
+VIDEO_ASSETS = ("source_video", "stems", "transcript", "face_track")
+LOCALIZATION_ASSETS = (
+    "translation",
+    "translation_review",
+    "dub_track",
+    "sync_plan",
+    "lipsync",
+    "localized_video",
+)
+EMBEDDED_INSTANCE = """# Embedded instance of the `localize` CLI (SQLite under the data dir).
+telemetry:
+  enabled: false
+"""
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # progress is ours
+StepListener = Callable[[str, str, float], None]
+
+
+class RunFailedError(Exception):
+    """A run ended in failure; the message names the stage and the reason in one line."""
+
+    def __init__(self, run_id: str, stage: str, message: str) -> None:
+        self.run_id = run_id
+        self.stage = stage
+        super().__init__(message)
+
+
+def dagster_home(settings: Settings) -> Path:
+    """The CLI's instance directory (created with an embedded dagster.yaml)."""
+    home = settings.data_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(EMBEDDED_INSTANCE)
+    return home
+
+
+def open_instance(settings: Settings) -> dg.DagsterInstance:
+    """The persistent instance the CLI and `localize ui` share."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
+    return dg.DagsterInstance.get()
+
+
+class _StepWatcher(threading.Thread):
+    """Reports step starts/ends of the run tagged ``token`` while it executes."""
+
+    KINDS = (
+        dg.DagsterEventType.STEP_START,
+        dg.DagsterEventType.STEP_SUCCESS,
+        dg.DagsterEventType.STEP_FAILURE,
+    )
+
+    def __init__(self, instance: dg.DagsterInstance, token: str, listener: StepListener) -> None:
+        super().__init__(daemon=True)
+        self.instance = instance
+        self.token = token
+        self.listener = listener
+        self.done = threading.Event()
+        self.seen = 0
+        self.started: dict[str, float] = {}
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.poll()
+            self.done.wait(0.3)
+        self.poll()
+
+    def poll(self) -> None:
+        runs = self.instance.get_runs(dg.RunsFilter(tags={"localize/token": self.token}), limit=1)
+        if not runs:
+            return
+        events = self.instance.all_logs(runs[0].run_id, of_type=set(self.KINDS))
+        for record in events[self.seen :]:
+            step = record.step_key or "?"
+            kind = record.dagster_event_type
+            if kind == dg.DagsterEventType.STEP_START:
+                self.started[step] = record.timestamp
+                self.listener(step, "start", 0.0)
+            else:
+                took = record.timestamp - self.started.get(step, record.timestamp)
+                ok = kind == dg.DagsterEventType.STEP_SUCCESS
+                self.listener(step, "done" if ok else "failed", took)
+        self.seen = len(events)
+
+
+def failure_of(events: Iterable[dg.DagsterEvent], run_id: str) -> RunFailedError | None:
+    """The first step failure among ``events``: its stage (from metadata) and one-line reason."""
+    for event in events:
+        if event.event_type != dg.DagsterEventType.STEP_FAILURE:
+            continue
+        data = event.step_failure_data
+        step = event.step_key or "?"
+        user = data.user_failure_data if data else None
+        if user is not None:
+            stage_value = user.metadata.get("stage")
+            stage = str(stage_value.value) if stage_value is not None else step
+            return RunFailedError(run_id, stage, f"{step}: {user.description}")
+        error = data.error.message.strip().splitlines()[0] if data and data.error else "failed"
+        return RunFailedError(run_id, step, f"{step}: {error}")
+    return None
+
+
+def materialize(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    selection: Sequence[str],
+    partition_key: str,
+    listener: StepListener | None = None,
+) -> str:
+    """Materialize ``selection`` for one partition in this process; returns the run id."""
+    token = uuid.uuid4().hex
+    keys = [dg.AssetKey(name) for name in selection]
+    job = defs.resolve_implicit_job_def_def_for_assets(keys)
+    assert job is not None, "no job for the selection"
+    watcher = _StepWatcher(instance, token, listener) if listener else None
+    if watcher:
+        watcher.start()
+    try:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=keys,
+            partition_key=partition_key,
+            raise_on_error=False,
+            run_config=QUIET,
+            tags={"localize/token": token, "localize/trigger": "cli"},
+        )
+    finally:
+        if watcher:
+            watcher.done.set()
+            watcher.join(timeout=5)
+    if not result.success:
+        raise failure_of(result.all_events, result.run_id) or RunFailedError(
+            result.run_id, "?", "the run failed"
+        )
+    return result.run_id

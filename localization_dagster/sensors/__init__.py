@@ -1,0 +1,1 @@
+"""Sensors: uploads become video partitions and their first run."""

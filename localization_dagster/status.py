@@ -1,0 +1,145 @@
+"""`localize status`: stage x partition as done, stale, failed, running, review, missing."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+
+from localization_dagster.partitions import languages
+from localization_dagster.runner import (
+    LOCALIZATION_ASSETS,
+    VIDEO_ASSETS,
+    failure_of,
+)
+
+ACTIVE = {
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+}
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "source_video": (),
+    "stems": ("source_video",),
+    "transcript": ("source_video", "stems"),
+    "face_track": ("source_video",),
+    "translation": ("transcript", "stems"),
+    "translation_review": ("translation",),
+    "dub_track": ("source_video", "stems", "translation_review"),
+    "sync_plan": ("source_video", "face_track", "dub_track"),
+    "lipsync": ("source_video", "face_track", "dub_track", "sync_plan"),
+    "localized_video": (
+        "source_video",
+        "stems",
+        "transcript",
+        "translation_review",
+        "dub_track",
+        "sync_plan",
+        "lipsync",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One asset partition as the CLI shows it."""
+
+    partition: str
+    stage: str
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class _Materialized:
+    storage_id: int
+    run_id: str
+
+
+def _latest(instance: dg.DagsterInstance, asset: str, partition: str) -> _Materialized | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    if not records:
+        return None
+    return _Materialized(records[0].storage_id, records[0].run_id)
+
+
+def _cached(
+    instance: dg.DagsterInstance,
+    asset: str,
+    partition: str,
+    seen: dict[tuple[str, str], _Materialized | None],
+) -> _Materialized | None:
+    if (asset, partition) not in seen:
+        seen[asset, partition] = _latest(instance, asset, partition)
+    return seen[asset, partition]
+
+
+def _attempt(
+    instance: dg.DagsterInstance, asset: str, partition: str, done: _Materialized | None
+) -> StatusRow | None:
+    """The row for a planned materialization newer than the last one, if any."""
+    planned = instance.get_latest_planned_materialization_info(dg.AssetKey(asset), partition)
+    if planned is None or (done is not None and planned.storage_id <= done.storage_id):
+        return None
+    run = instance.get_run_by_id(planned.run_id)
+    if run is None:
+        return None
+    if run.status in ACTIVE:
+        return StatusRow(partition, asset, "running", f"run {run.run_id[:8]}")
+    if run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+        events = (
+            entry.dagster_event
+            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+            if entry.dagster_event is not None
+        )
+        failure = failure_of(events, run.run_id)
+        detail = f"{failure.stage}: {failure}" if failure else str(run.status.value).lower()
+        return StatusRow(partition, asset, "failed", detail)
+    if asset == "translation_review":
+        return StatusRow(partition, asset, "awaiting review", "localize approve (not yet built)")
+    return None
+
+
+def _row(
+    instance: dg.DagsterInstance,
+    asset: str,
+    partition: str,
+    upstream: dict[str, str],
+    seen: dict[tuple[str, str], _Materialized | None],
+) -> StatusRow:
+    done = _cached(instance, asset, partition, seen)
+    attempt = _attempt(instance, asset, partition, done)
+    if attempt is not None:
+        return attempt
+    if done is None:
+        return StatusRow(partition, asset, "missing", "")
+    for parent in UPSTREAM[asset]:
+        parent_partition = upstream[parent]
+        parent_done = _cached(instance, parent, parent_partition, seen)
+        if parent_done is not None and parent_done.storage_id > done.storage_id:
+            return StatusRow(partition, asset, "stale", f"{parent} changed since")
+    return StatusRow(partition, asset, "done", f"run {done.run_id[:8]}")
+
+
+def _partitions(video: str, langs: Iterable[str]) -> list[tuple[str, dict[str, str]]]:
+    keys = [(video, dict.fromkeys(VIDEO_ASSETS, video))]
+    for lang in langs:
+        key = str(dg.MultiPartitionKey({"video": video, "lang": lang}))
+        keys.append(
+            (key, {**dict.fromkeys(VIDEO_ASSETS, video), **dict.fromkeys(LOCALIZATION_ASSETS, key)})
+        )
+    return keys
+
+
+def status_rows(instance: dg.DagsterInstance, videos: Sequence[str]) -> list[StatusRow]:
+    """Every stage of every partition of ``videos`` (each video in every registered language)."""
+    langs = instance.get_dynamic_partitions(languages.name or "languages")
+    seen: dict[tuple[str, str], _Materialized | None] = {}
+    rows: list[StatusRow] = []
+    for video in videos:
+        for partition, upstream in _partitions(video, langs):
+            stages = VIDEO_ASSETS if partition == video else LOCALIZATION_ASSETS
+            rows.extend(_row(instance, asset, partition, upstream, seen) for asset in stages)
+    return rows
