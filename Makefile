@@ -52,8 +52,7 @@ test: setup lint
 	.venv/bin/coverage report
 
 demo: setup
-	@echo "make demo: the localized demo arrives with the Dagster asset graph (issue 3)."
-	@$(PY) -c "import localization_dagster.definitions as d; print('definitions load:', len(list(d.defs.resolve_asset_graph().get_all_asset_keys())), 'assets')"
+	.venv/bin/localize demo
 
 clean:
 	rm -rf $(STAMPS) .venv node_modules data .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

@@ -26,8 +26,8 @@ WORDS_PER_MINUTE = 130  # slow, clear speech: Whisper base translates it reliabl
 SENTENCES = (
     (3.6, "Oggi parliamo della città."),
     (7.6, "La casa è molto grande e bella."),
-    (12.2, "Ho due fratelli e una sorella."),
-    (19.0, "Il caffè è molto caldo."),
+    (12.2, "Il caffè è molto caldo."),
+    (19.0, "Grazie mille per l'attenzione."),
     (24.2, "Ci vediamo la prossima settimana."),
 )
 
@@ -61,7 +61,7 @@ def _speech_track(scratch: Path) -> Samples:
     synth = EspeakSynthesizer(WORDS_PER_MINUTE)
     for number, (start, text) in enumerate(SENTENCES):
         raw = synth.synthesize(
-            text, LANGUAGE, VoiceHint(median_pitch_hz=215.0), scratch / f"s{number}.wav"
+            text, LANGUAGE, VoiceHint(median_pitch_hz=120.0), scratch / f"s{number}.wav"
         )
         clip = media.resample_audio(raw, scratch / f"s{number}-44k.wav", rate=RATE, channels=1)
         samples, _ = read_audio(clip, mono=True)
