@@ -31,10 +31,11 @@ StepListener = Callable[[str, str, float], None]
 class RunFailedError(Exception):
     """A run ended in failure; the message names the stage and the reason in one line."""
 
-    def __init__(self, run_id: str, stage: str, message: str) -> None:
+    def __init__(self, run_id: str, stage: str, step: str, reason: str) -> None:
         self.run_id = run_id
         self.stage = stage
-        super().__init__(message)
+        self.step = step
+        super().__init__(f"{stage}: {reason}")
 
 
 def dagster_home(settings: Settings) -> Path:
@@ -95,6 +96,11 @@ class _StepWatcher(threading.Thread):
         self.seen = len(events)
 
 
+def _asset_of(step: str) -> str:
+    """The asset a step belongs to (``lipsync.sync_segment[3]`` belongs to ``lipsync``)."""
+    return step.split(".", 1)[0]
+
+
 def failure_of(events: Iterable[dg.DagsterEvent], run_id: str) -> RunFailedError | None:
     """The first step failure among ``events``: its stage (from metadata) and one-line reason."""
     for event in events:
@@ -105,10 +111,10 @@ def failure_of(events: Iterable[dg.DagsterEvent], run_id: str) -> RunFailedError
         user = data.user_failure_data if data else None
         if user is not None:
             stage_value = user.metadata.get("stage")
-            stage = str(stage_value.value) if stage_value is not None else step
-            return RunFailedError(run_id, stage, f"{step}: {user.description}")
+            stage = str(stage_value.value) if stage_value is not None else _asset_of(step)
+            return RunFailedError(run_id, stage, step, user.description or "failed")
         error = data.error.message.strip().splitlines()[0] if data and data.error else "failed"
-        return RunFailedError(run_id, step, f"{step}: {error}")
+        return RunFailedError(run_id, _asset_of(step), step, error)
     return None
 
 
@@ -142,6 +148,6 @@ def materialize(
             watcher.join(timeout=5)
     if not result.success:
         raise failure_of(result.all_events, result.run_id) or RunFailedError(
-            result.run_id, "?", "the run failed"
+            result.run_id, "run", "?", "the run failed"
         )
     return result.run_id

@@ -1,4 +1,7 @@
-"""`localize status`: stage x partition as done, stale, failed, running, review, missing."""
+"""`localize status`: stage x partition as done, stale, failed, running or missing.
+
+"Awaiting review" arrives with the review flow (DESIGN section 9); today's gate approves at once.
+"""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -89,17 +92,25 @@ def _attempt(
     if run.status in ACTIVE:
         return StatusRow(partition, asset, "running", f"run {run.run_id[:8]}")
     if run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
-        events = (
-            entry.dagster_event
-            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-            if entry.dagster_event is not None
-        )
-        failure = failure_of(events, run.run_id)
-        detail = f"{failure.stage}: {failure}" if failure else str(run.status.value).lower()
-        return StatusRow(partition, asset, "failed", detail)
-    if asset == "translation_review":
-        return StatusRow(partition, asset, "awaiting review", "localize approve (not yet built)")
+        return _failed_row(instance, run, asset, partition)
     return None
+
+
+def _failed_row(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, asset: str, partition: str
+) -> StatusRow:
+    """``failed`` with stage and message for the failing asset; ``missing`` for the rest."""
+    events = (
+        entry.dagster_event
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        if entry.dagster_event is not None
+    )
+    failure = failure_of(events, run.run_id)
+    if failure is None:
+        return StatusRow(partition, asset, "failed", f"run {str(run.status.value).lower()}")
+    if failure.stage != asset:
+        return StatusRow(partition, asset, "missing", f"not run: {failure.stage} failed")
+    return StatusRow(partition, asset, "failed", str(failure))
 
 
 def _row(

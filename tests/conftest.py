@@ -98,3 +98,51 @@ def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> Non
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=grace)
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A fresh project for one test: its own data dir and Dagster instance, the installed models.
+
+    Settings are read from the environment (as in production); tests that change a provider
+    set its variable with ``monkeypatch`` before the first ``get_settings()``.
+    """
+    from localization_core.settings import get_settings
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("LOCALIZATION_DATA_DIR", str(data))
+    monkeypatch.setenv("LOCALIZATION_MODELS_DIR", str(MODELS))
+    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster"))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+def project_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `localize`/Dagster subprocess working on ``data_dir``."""
+    return {
+        **os.environ,
+        "LOCALIZATION_DATA_DIR": str(data_dir),
+        "LOCALIZATION_MODELS_DIR": str(MODELS),
+        "DAGSTER_HOME": str(data_dir / "dagster"),
+        **extra,
+    }
+
+
+def ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly; tests build their inputs with it."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def french_face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 s: the 512x512 face clip with its speech replaced by French speech (padded)."""
+    path = tmp_path_factory.mktemp("clips") / "french-face.mp4"
+    ffmpeg(
+        "-i", str(media_file("talking_head_512_25fps.mp4")),
+        "-i", str(media_file("speech_fr.wav")),
+        "-filter_complex", "[1:a]apad,aresample=44100[a]",
+        "-map", "0:v:0", "-map", "[a]", "-c:v", "copy", "-c:a", "aac", "-t", "8.0",
+        str(path),
+    )  # fmt: skip
+    return path

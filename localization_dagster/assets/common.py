@@ -47,18 +47,16 @@ def language(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> str:
 
 @contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Turn a permanent error of stage ``name`` into a non-retried ``Failure`` with metadata.
+    """Turn a permanent error of stage ``name`` (the asset) into a non-retried ``Failure``.
 
     Transient errors (``GpuServiceError``) propagate unchanged, so step retry policies apply.
     """
     try:
         yield
     except (InvalidInputError, ProcessingError, ConfigurationError) as exc:
-        failed_stage = exc.stage if isinstance(exc, ProcessingError) else name
-        raise dg.Failure(
-            description=str(exc),
-            metadata={"stage": failed_stage, "error": type(exc).__name__},
-            allow_retries=False,
-        ) from exc
+        metadata = {"stage": name, "error": type(exc).__name__}
+        if isinstance(exc, ProcessingError):
+            metadata["component"] = exc.stage  # e.g. "media" for an ffmpeg step inside the stage
+        raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=False) from exc
     except LocalizationError:
         raise

@@ -46,7 +46,7 @@ def translation(
 ) -> dg.Output[Translation]:
     """One translated line per dub line, each with its slot as the duration budget."""
     rt = localization.get()
-    with stage("translate"):
+    with stage("translation"):
         result = translate(
             rt.workspace,
             video_id=video_id(context),
@@ -104,7 +104,7 @@ def dub_track(
         if done == total or done % 10 == 0:
             context.log.info(f"synthesized {done}/{total} lines")
 
-    with stage("synthesize"):
+    with stage("dub_track"):
         result = build_dub_track(
             rt.workspace,
             source=source_video,
@@ -181,7 +181,7 @@ def localized_video(
 ) -> dg.Output[LocalizedVideo]:
     """The delivered mp4 (dub first, original second), .srt/.vtt and report.json."""
     rt = localization.get()
-    with stage("assemble"):
+    with stage("localized_video"):
         report = build_report(
             source=source_video,
             stems=stems,

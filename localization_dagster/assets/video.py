@@ -19,7 +19,7 @@ def source_video(
 ) -> dg.Output[SourceVideo]:
     """The registered upload, probed and copied into the video's folder; bad media stop here."""
     rt = localization.get()
-    with stage("ingest"):
+    with stage("source_video"):
         record = load_record(rt.storage, video_id(context))
         source = ingest(rt.workspace, record)
     facts = source.probe
@@ -47,7 +47,7 @@ def source_video(
 def stems(source_video: SourceVideo, localization: LocalizationResource) -> dg.Output[Stems]:
     """Vocals and background; a dual-mono source is flagged as degraded."""
     rt = localization.get()
-    with stage("separate"):
+    with stage("stems"):
         result = separate(rt.workspace, source_video, rt.separator)
     return dg.Output(
         result,
@@ -71,7 +71,7 @@ def transcript(
 ) -> dg.Output[Transcript]:
     """Dub lines with speakers, and the source language with its probability."""
     rt = localization.get()
-    with stage("transcribe"):
+    with stage("transcript"):
         result = transcribe(rt.workspace, source_video, stems, rt.transcriber)
     return dg.Output(
         result,
