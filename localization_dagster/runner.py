@@ -24,7 +24,8 @@ telemetry:
   enabled: false
 """
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # progress is ours
+# the CLI prints progress and one-line errors itself; the full event log stays in the instance
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 StepListener = Callable[[str, str, float], None]
 
 
