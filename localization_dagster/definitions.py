@@ -7,6 +7,7 @@ from localization_dagster.assets import localization, video
 from localization_dagster.assets.lipsync import lipsync
 from localization_dagster.automation import build_automation_sensor
 from localization_dagster.io import JsonArtifactIOManager
+from localization_dagster.partitions import localizations, videos
 from localization_dagster.resources import LocalizationResource
 from localization_dagster.sensors.uploads import build_upload_sensor
 
@@ -19,6 +20,18 @@ LOCALIZATION_ASSETS = [
     lipsync,
     localization.localized_video,
 ]
+
+
+# One job per partitioning (runs cannot mix them): the UI's partition sets and backfills,
+# and what the CLI executes in-process.
+VIDEO_JOB = dg.define_asset_job(
+    "video_stages", selection=[a.key for a in VIDEO_ASSETS], partitions_def=videos
+)
+LOCALIZATION_JOB = dg.define_asset_job(
+    "localization_stages",
+    selection=[a.key for a in LOCALIZATION_ASSETS],
+    partitions_def=localizations,
+)
 
 
 def _executor() -> dg.ExecutorDefinition:
@@ -38,6 +51,7 @@ def build_definitions() -> dg.Definitions:
     settings = get_settings()
     return dg.Definitions(
         assets=[*VIDEO_ASSETS, *LOCALIZATION_ASSETS],
+        jobs=[VIDEO_JOB, LOCALIZATION_JOB],
         resources={
             "localization": LocalizationResource(),
             "io_manager": JsonArtifactIOManager(),

@@ -119,6 +119,15 @@ def failure_of(events: Iterable[dg.DagsterEvent], run_id: str) -> RunFailedError
     return None
 
 
+def job_for(selection: Sequence[str]) -> str:
+    """The job (one per partitioning) that owns every asset of ``selection``."""
+    if set(selection) <= set(VIDEO_ASSETS):
+        return "video_stages"
+    if set(selection) <= set(LOCALIZATION_ASSETS):
+        return "localization_stages"
+    raise ValueError(f"a run cannot mix video and localization assets: {sorted(selection)}")
+
+
 def materialize(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -129,8 +138,7 @@ def materialize(
     """Materialize ``selection`` for one partition in this process; returns the run id."""
     token = uuid.uuid4().hex
     keys = [dg.AssetKey(name) for name in selection]
-    job = defs.resolve_implicit_job_def_def_for_assets(keys)
-    assert job is not None, "no job for the selection"
+    job = defs.resolve_job_def(job_for(selection))
     watcher = _StepWatcher(instance, token, listener) if listener else None
     if watcher:
         watcher.start()
