@@ -1,0 +1,83 @@
+"""With a real dagster-daemon, registering a video is all it takes: the upload sensor starts
+source_video and declarative automation carries every later stage, each exactly once."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from localization_core.settings import Settings
+from localization_dagster.runner import dagster_home
+from tests.conftest import MODELS, REPO, project_env, stop_process_group
+from tests.e2e.conftest import Delivery
+
+pytestmark = pytest.mark.slow
+DEADLINE_S = 300.0  # the issue's bound for an 8 s clip
+
+
+def _problem(
+    daemon: subprocess.Popen[bytes], instance: dg.DagsterInstance, started: float
+) -> str | None:
+    if daemon.poll() is not None:
+        return "the daemon died"
+    failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+    if failed:
+        return f"run {failed[0].run_id} failed"
+    if time.monotonic() - started > DEADLINE_S:
+        return "no output within 5 minutes"
+    return None
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.mark.timeout(DEADLINE_S + 120)
+def test_registering_a_video_is_enough_under_the_daemon(
+    tmp_path: Path, french_face_clip: Path
+) -> None:
+    data = tmp_path / "data"
+    home = dagster_home(Settings(LOCALIZATION_DATA_DIR=data, LOCALIZATION_MODELS_DIR=MODELS))
+    # the instance exists before the daemon starts (a deployment runs `dagster instance
+    # migrate` first): two processes creating one SQLite schema at once race in alembic
+    instance = dg.DagsterInstance.from_config(str(home))
+    env = project_env(data, SENSOR_INTERVAL_S="2", AUTOMATION_INTERVAL_S="2")
+    log = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen(
+        [str(REPO / ".venv" / "bin" / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        started = time.monotonic()
+        added = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "localize"), "add", str(french_face_clip), "--to", "en"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        outputs = data / "storage" / "outputs" / "french-face" / "en"
+        report = outputs / "report.json"  # written last: the delivery is complete
+        while not report.exists():
+            problem = _problem(daemon, instance, started)
+            assert problem is None, f"{problem}\n{_tail(tmp_path / 'daemon.log')}"
+            time.sleep(1.0)
+        took = time.monotonic() - started
+    finally:
+        stop_process_group(daemon, grace=20)
+        log.close()
+
+    delivery = Delivery(outputs / "french-face.en.mp4")
+    assert delivery.decode_errors() == ""
+    assert delivery.report["source"]["language"] == "fr"
+    runs = instance.get_runs()
+    assert runs and all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+    triggers = sorted(run.tags.get("localize/trigger", "automation") for run in runs)
+    assert triggers.count("upload") == 1, "the upload sensor launches source_video once"
+    # nothing computed twice: every asset partition materialized exactly once
+    for name in ("source_video", "stems", "transcript", "translation", "localized_video"):
+        records = instance.fetch_materializations(dg.AssetKey(name), limit=10).records
+        assert len(records) == 1, name
+    print(f"registered -> delivered in {took:.1f} s over {len(runs)} runs")
