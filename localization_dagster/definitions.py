@@ -7,7 +7,6 @@ from localization_dagster.assets import localization, video
 from localization_dagster.assets.lipsync import lipsync
 from localization_dagster.automation import build_automation_sensor
 from localization_dagster.io import JsonArtifactIOManager
-from localization_dagster.partitions import localizations, videos
 from localization_dagster.resources import LocalizationResource
 from localization_dagster.sensors.uploads import build_upload_sensor
 
@@ -24,13 +23,9 @@ LOCALIZATION_ASSETS = [
 
 # One job per partitioning (runs cannot mix them): the UI's partition sets and backfills,
 # and what the CLI executes in-process.
-VIDEO_JOB = dg.define_asset_job(
-    "video_stages", selection=[a.key for a in VIDEO_ASSETS], partitions_def=videos
-)
+VIDEO_JOB = dg.define_asset_job("video_stages", selection=[a.key for a in VIDEO_ASSETS])
 LOCALIZATION_JOB = dg.define_asset_job(
-    "localization_stages",
-    selection=[a.key for a in LOCALIZATION_ASSETS],
-    partitions_def=localizations,
+    "localization_stages", selection=[a.key for a in LOCALIZATION_ASSETS]
 )
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import dagster as dg
 
 from localization_dagster.definitions import defs
 from localization_dagster.partitions import languages, localizations, videos
-from tests.conftest import REPO
 
 
 def test_definitions_load_with_partitioned_source_video() -> None:
@@ -17,19 +14,36 @@ def test_definitions_load_with_partitioned_source_video() -> None:
     assert set(localizations.partition_dimension_names) == {"video", "lang"}
 
 
-def test_workspace_validates() -> None:
-    proc = subprocess.run(
-        [
-            str(REPO / ".venv" / "bin" / "dagster"),
-            "definitions",
-            "validate",
-            "-w",
-            "workspace.yaml",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_every_stage_of_design_section_3_is_an_asset_with_its_partitions() -> None:
+    graph = defs.resolve_asset_graph()
+    by_partitioning: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        partitions = graph.get(key).partitions_def
+        kind = "videos" if partitions == videos else "localizations"
+        assert partitions in (videos, localizations), key
+        by_partitioning.setdefault(kind, set()).add(key.to_user_string())
+    assert by_partitioning == {
+        "videos": {"source_video", "stems", "transcript", "face_track"},
+        "localizations": {
+            "translation",
+            "translation_review",
+            "dub_track",
+            "sync_plan",
+            "lipsync",
+            "localized_video",
+        },
+    }
+    assert {job.name for job in defs.jobs or []} >= {"video_stages", "localization_stages"}
+
+
+def test_sensors_run_without_clicks_and_automation_is_eager() -> None:
+    sensors = {sensor.name: sensor for sensor in defs.sensors or []}
+    assert set(sensors) == {"uploads_sensor", "localization_automation"}
+    assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        condition = graph.get(key).automation_condition
+        if key.to_user_string() == "source_video":
+            assert condition is None, "the upload sensor owns source_video launches"
+        else:
+            assert condition is not None and "eager" in (condition.get_label() or "").lower()
