@@ -6,6 +6,7 @@ Every user mistake ends in one line on stderr and a non-zero exit, never a trace
 import functools
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -229,5 +230,6 @@ def ui(port: int = typer.Option(3000, help="port of the Dagster UI")) -> None:
     """Open the Dagster UI on the CLI's own instance (``dagster dev``)."""
     rt = runtime()
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home(rt.settings))}
-    command = ["dagster", "dev", "-m", "localization_dagster.definitions", "-p", str(port)]
+    dagster = Path(sys.executable).with_name("dagster")  # the venv's, even when not activated
+    command = [str(dagster), "dev", "-m", "localization_dagster.definitions", "-p", str(port)]
     os.execvpe(command[0], command, env)  # noqa: S606 - replaces this process on purpose

@@ -139,3 +139,23 @@ def test_dagster_ui_shows_both_partition_sets_and_the_cli_runs(
     tags = {tag["key"]: tag["value"] for tag in second["tags"]}
     assert tags["dagster/partition"] == "en|french-face"
     assert any(run["status"] == "FAILURE" for run in runs), "the bad upload's run is listed too"
+
+
+def test_localize_ui_serves_the_cli_instance(cli_project: CliProject) -> None:
+    """`localize ui` is `dagster dev` on the CLI's instance: the UI lists the CLI's runs.
+
+    `dagster dev` ignores SIGTERM when backgrounded (DESIGN section 6), so its process group
+    is killed."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [LOCALIZE, "ui", "--port", str(port)],
+        cwd=REPO, env=project_env(cli_project.data),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, timeout=120)
+        runs = _graphql(port, "{ runsOrError { ... on Runs { results { runId } } } }")
+        listed = {run["runId"] for run in runs["runsOrError"]["results"]}
+        assert set(cli_project.run_ids) <= listed
+    finally:
+        stop_process_group(proc, grace=0.1)
