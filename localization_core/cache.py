@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from localization_core.audio import Samples
+from localization_core.domain import Span
 from localization_core.errors import ObjectNotFoundError
 from localization_core.storage.base import StorageBackend
 
@@ -17,6 +22,54 @@ def cache_key(kind: str, **inputs: Any) -> str:
         {"kind": kind, **inputs}, sort_keys=True, separators=(",", ":"), default=str
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+AUDIO_MARGIN_S = 0.1
+
+
+def audio_digest(samples: Samples, rate: int, span: Span, margin: float = AUDIO_MARGIN_S) -> str:
+    """sha256 of the audio inside ``span`` plus ``margin`` on each side (16-bit quantized)."""
+    begin = max(0, int((span.start - margin) * rate))
+    stop = min(len(samples), int((span.end + margin) * rate))
+    quantized = np.clip(samples[begin:stop] * 32767, -32768, 32767).astype("<i2")
+    return hashlib.sha256(quantized.tobytes()).hexdigest()
+
+
+def clipped_spans(spans: Sequence[Span], window: Span) -> list[tuple[float, float]]:
+    """The parts of ``spans`` inside ``window`` (what the window itself sees)."""
+    inside = (
+        (max(s.start, window.start), min(s.end, window.end))
+        for s in spans
+        if s.end > window.start and s.start < window.end
+    )
+    return sorted((round(a, 4), round(b, 4)) for a, b in inside if b > a)
+
+
+def segment_key(
+    *,
+    source_id: str,
+    window: Span,
+    dub_audio: Samples,
+    rate: int,
+    sync_spans: Sequence[Span],
+    engine: str,
+    engine_version: str,
+    checkpoint_hash: str,
+    tuning: str,
+) -> str:
+    """The lip-sync cache key of one window (DESIGN section 4): window-local inputs only, so an
+    edit elsewhere in the video leaves this window's result reusable."""
+    return cache_key(
+        "lipsync",
+        source=source_id,
+        span=(round(window.start, 4), round(window.end, 4)),
+        audio=audio_digest(dub_audio, rate, window),
+        sync_spans=clipped_spans(sync_spans, window),
+        engine=engine,
+        engine_version=engine_version,
+        checkpoint=checkpoint_hash,
+        tuning=tuning,
+    )
 
 
 class SegmentStore:

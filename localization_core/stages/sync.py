@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
-import numpy as np
-
 from localization_core.artifacts import DubTrack, FaceTrack, SourceVideo, SyncPlan, SyncWindow
-from localization_core.audio import Samples, energy_spans, read_audio
-from localization_core.cache import cache_key
-from localization_core.domain import Span, Translation
+from localization_core.audio import energy_spans, read_audio
+from localization_core.cache import segment_key
+from localization_core.domain import Translation
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.timing import plan_windows
 from localization_core.workspace import Workspace
-
-AUDIO_MARGIN_S = 0.1
-
-
-def audio_digest(samples: Samples, rate: int, start: float, end: float) -> str:
-    """sha256 of the dub audio inside [start, end] plus a small margin (16-bit quantized)."""
-    begin = max(0, int((start - AUDIO_MARGIN_S) * rate))
-    stop = min(len(samples), int((end + AUDIO_MARGIN_S) * rate))
-    quantized = np.clip(samples[begin:stop] * 32767, -32768, 32767).astype("<i2")
-    return hashlib.sha256(quantized.tobytes()).hexdigest()
-
-
-def _inside(spans: list[Span], start: float, end: float) -> list[tuple[float, float]]:
-    return [(s.start, s.end) for s in spans if s.end > start and s.start < end]
 
 
 def plan_sync(
@@ -55,14 +37,15 @@ def plan_sync(
     speech = slots + energy
     windows = []
     for index, (span, mode) in enumerate(planned):
-        key = cache_key(
-            "lipsync",
-            source=source.version,
-            span=(span.start, span.end),
-            audio=audio_digest(voice, rate, span.start, span.end),
-            sync_spans=_inside(speech, span.start, span.end),
+        key = segment_key(
+            source_id=source.version,
+            window=span,
+            dub_audio=voice,
+            rate=rate,
+            sync_spans=speech,
             engine=engine.name,
             engine_version=engine.version,
+            checkpoint_hash=engine.checkpoint_hash,
             tuning=tuning,
         )
         windows.append(

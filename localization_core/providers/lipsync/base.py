@@ -11,6 +11,7 @@ class LipSyncer(ABC):
 
     name: str = ""
     version: str = ""
+    checkpoint_hash: str = ""  # sha256 of the weights; part of every segment cache key
     fps: int = 25
     max_window_s: float = 30.0
 

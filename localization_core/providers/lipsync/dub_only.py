@@ -14,6 +14,7 @@ class DubOnlyLipSyncer(LipSyncer):
 
     name = "dub_only"
     version = "1"
+    checkpoint_hash = "none"  # no weights
     max_window_s = 120.0
 
     @property
