@@ -42,19 +42,14 @@ class FaceTrack(Frozen):
     fps: float
     frame_count: int
     sample_interval_s: float
-    samples: int
+    samples: int = Field(description="detector calls (samples, shot cuts, bisection steps)")
     faceless_spans: tuple[Span, ...] = ()
     profile_spans: tuple[Span, ...] = ()
     shot_cuts: tuple[float, ...] = ()
     boxes: tuple[tuple[float, int, int, int, int], ...] = Field(
-        (), description="(time, x, y, w, h) of the largest frontal face per sample"
+        (), description="(time, x, y, w, h) of the largest frontal face, per frame with one"
     )
     seconds_per_minute: float = 0.0
-
-    @property
-    def face_fraction(self) -> float:
-        """Share of samples with an accepted face."""
-        return len(self.boxes) / self.samples if self.samples else 0.0
 
 
 class ReviewDecision(Frozen):

@@ -375,25 +375,40 @@ def resample_audio(src: Path, dst: Path, *, rate: int, channels: int) -> Path:
     return _ffmpeg(args, dst, what=f"resample {src.name}")
 
 
-def decode_gray_frames(
-    path: Path, *, fps: float, width: int
-) -> Iterator[tuple[float, npt.NDArray[np.uint8]]]:
-    """Grey frames sampled at ``fps``, scaled to ``width`` (even height), with their times."""
+def frame_times(path: Path) -> list[float]:
+    """Presentation time of every video frame, from the stream start, in display order."""
+    args = [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time"]
+    raw = _run([*args, "-of", "csv=p=0", str(path)], what="list frame times", timeout=300)
+    stamps = sorted(float(v) for v in raw.split() if v.strip() not in ("", "N/A"))
+    return [round(t - stamps[0], 6) for t in stamps] if stamps else []
+
+
+def shot_cuts(path: Path, threshold: float) -> list[float]:
+    """Times of hard cuts: ffmpeg scene detection (score above ``threshold``) on a small decode."""
+    graph = f"scale=320:-2,select='gt(scene\\,{threshold})',showinfo"
+    args = [FFMPEG, "-nostdin", "-v", "info", "-i", str(path), "-an", "-vf", graph]
+    proc = subprocess.run(
+        [*args, "-f", "null", "-"], capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
+    )
+    if proc.returncode != 0:
+        raise ProcessingError("media", f"scene detection failed for {path.name}")
+    return [float(m) for m in re.findall(r"pts_time:\s*([0-9.]+)", proc.stderr)]
+
+
+def decode_gray_frames(path: Path, *, height: int) -> Iterator[npt.NDArray[np.uint8]]:
+    """Every frame (no rate conversion), grey, scaled to ``height`` rows (even width)."""
     facts = probe(path)
     if not facts.has_video or not facts.width or not facts.height:
         raise InvalidInputError(f"{path.name}: no video stream to decode")
-    height = max(2, round(facts.height * width / facts.width / 2) * 2)
-    args = [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-an"]
-    args += ["-vf", f"fps={fps},scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    width = max(2, round(facts.width * height / facts.height / 2) * 2)
+    args = [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-an", "-fps_mode", "passthrough"]
+    args += ["-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     size = width * height
-    index = 0
     try:
         while len(raw := proc.stdout.read(size)) == size:
-            frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width)
-            yield index / fps, frame
-            index += 1
+            yield np.frombuffer(raw, dtype=np.uint8).reshape(height, width)
     finally:
         proc.stdout.close()
         proc.kill()

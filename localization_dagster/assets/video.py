@@ -5,7 +5,7 @@ import dagster as dg
 from localization_core.artifacts import FaceTrack, SourceVideo, Stems
 from localization_core.catalog import load_record
 from localization_core.domain import Transcript
-from localization_core.stages.faces import track_faces
+from localization_core.stages.faces import face_metadata, track_faces
 from localization_core.stages.ingest import ingest
 from localization_core.stages.separate import separate
 from localization_core.stages.transcribe import transcribe
@@ -88,17 +88,8 @@ def transcript(
 def face_track(
     source_video: SourceVideo, localization: LocalizationResource
 ) -> dg.Output[FaceTrack]:
-    """Where an engine-usable frontal face is visible, sampled every 0.2 s."""
+    """Where an engine-usable frontal face is visible, to the frame; its cost per minute."""
     rt = localization.get()
     with stage("face_track"):
         result = track_faces(rt.workspace.local(source_video.key), source_video)
-    return dg.Output(
-        result,
-        metadata={
-            "samples": result.samples,
-            "face_fraction": round(result.face_fraction, 3),
-            "faceless_spans": len(result.faceless_spans),
-            "profile_spans": len(result.profile_spans),
-            "seconds_per_minute": result.seconds_per_minute,
-        },
-    )
+    return dg.Output(result, metadata=face_metadata(result))

@@ -18,6 +18,7 @@ from localization_core.timing import (
     MAX_STRETCH,
     MERGE_GAP_S,
     WINDOW_PADDING_S,
+    Mode,
     bisect_window,
     engine_frame_map,
     plan_fit,
@@ -52,13 +53,16 @@ def timelines(draw: st.DrawFn) -> dict[str, object]:
     """A video with dub slots, energy spans and faceless islands, including the edge cases:
     islands at padded window edges, gaps exactly equal to the merge gap, spans at the end."""
     duration = draw(st.integers(200, 9000)) / 100
-    t = lambda: draw(st.integers(0, int(duration * 100))) / 100  # noqa: E731
+
+    def t() -> float:
+        return draw(st.integers(0, int(duration * 100))) / 100
+
     slots: list[Span] = []
     for _ in range(draw(st.integers(0, 8))):
         start = t()
         length = draw(st.integers(5, 800)) / 100
         slots.append(Span(start=start, end=min(duration, start + length)))
-    if slots and draw(st.booleans()):  # a neighbour exactly one merge gap away after padding
+    if draw(st.booleans()) and slots:  # a neighbour exactly one merge gap away after padding
         first = slots[0]
         start = first.end + 2 * WINDOW_PADDING_S + MERGE_GAP_S
         if start < duration:
@@ -77,7 +81,7 @@ def timelines(draw: st.DrawFn) -> dict[str, object]:
         faceless.append(
             Span(start=start, end=min(duration, start + draw(st.integers(1, 400)) / 100))
         )
-    if slots and draw(st.booleans()):  # an island right at a padded window edge
+    if draw(st.booleans()) and slots:  # an island right at a padded window edge
         edge = min(duration, slots[0].end + WINDOW_PADDING_S)
         faceless.append(Span(start=edge, end=min(duration, edge + 0.5)))
     if draw(st.booleans()):  # an island touching the end of the video
@@ -89,7 +93,7 @@ def timelines(draw: st.DrawFn) -> dict[str, object]:
             "max_window": max_window}  # fmt: skip
 
 
-def plan(case: dict[str, object]) -> list[tuple[Span, str]]:
+def plan(case: dict[str, object]) -> list[tuple[Span, Mode]]:
     return plan_windows(
         case["slots"],  # type: ignore[arg-type]
         case["energy"],  # type: ignore[arg-type]
