@@ -70,8 +70,10 @@ class LineFit(Frozen):
     placed_s: float = 0.0
     action: Literal["fit", "stretch", "compress", "cut", "silence", "empty"] = "fit"
     ratio: float = 1.0
+    borrowed_s: float = 0.0
     cut: bool = False
     failed: bool = False
+    shortened: bool = False
     reason: str = ""
     key: str | None = None
 
@@ -108,6 +110,7 @@ class SyncPlan(Frozen):
     windows: tuple[SyncWindow, ...] = ()
     frames_total: int = 0
     frames_in_windows: int = 0
+    faceless_frames_excluded: int = 0
 
 
 class SegmentResult(Frozen):

@@ -106,6 +106,12 @@ def subtract_spans(window: Span, holes: Sequence[Span]) -> list[Span]:
     return pieces
 
 
+def silence_points(energy: Sequence[Span]) -> list[float]:
+    """The middle of every pause between consecutive speech spans: where a split cuts no word."""
+    ordered = sorted(energy, key=lambda span: span.start)
+    return [(a.end + b.start) / 2 for a, b in itertools.pairwise(ordered) if b.start > a.end]
+
+
 def chunk_frames(seconds: float) -> int:
     """Whole engine frames (25 fps) in ``seconds``, tolerant of float noise."""
     return math.floor(seconds * ENGINE_FPS + EPS)

@@ -96,6 +96,7 @@ def build_report(
             "engine": plan.engine,
             "frames_total": plan.frames_total,
             "frames_sent_to_engine": plan.frames_in_windows,
+            "faceless_frames_excluded": plan.faceless_frames_excluded,
             "windows": len(plan.windows),
             "dub_only_pieces": sum(w.mode == "dub_only" for w in plan.windows),
             "engine_calls": sum(s.status == "synced" for s in lipsync.segments),

@@ -24,10 +24,10 @@ from localization_core.audio import (
     write_audio,
 )
 from localization_core.cache import SegmentStore, cache_key
-from localization_core.domain import TranslatedLine, Translation
+from localization_core.domain import Span, TranslatedLine, Translation
 from localization_core.errors import TTSGenerationError
 from localization_core.providers.synthesis.base import Synthesizer, VoiceHint
-from localization_core.timing import FADE_S, plan_fit
+from localization_core.timing import FADE_S, MAX_COMPRESS, FitPlan, plan_fit
 from localization_core.workspace import Workspace
 
 MIX_RATE = 48000
@@ -36,6 +36,7 @@ DUCK_UNDER_DUB_DB = -12.0
 TRIM_BELOW_PEAK_DB = 40.0
 
 Progress = Callable[[int, int], None]
+Shorten = Callable[[TranslatedLine, float], str | None]
 
 
 def trim_silence(samples: Samples, rate: int) -> Samples:
@@ -89,6 +90,7 @@ class _LineRenderer:
         self.store = SegmentStore(workspace.storage, "cache/tts", ".wav")
 
     def clip(self, line: TranslatedLine) -> tuple[Samples, str]:
+        """The trimmed TTS clip of ``line`` at MIX_RATE and its cache entry (synthesized once)."""
         key = cache_key(
             "tts",
             text=line.text,
@@ -109,42 +111,53 @@ class _LineRenderer:
         return trim_silence(samples, MIX_RATE), self.store.key_for(key)
 
 
+def _place(voice: Samples, clip: Samples, slot: Span, plan: FitPlan) -> int:
+    """Time-fit ``clip`` per ``plan`` and add it at the slot start; returns samples placed."""
+    fitted = _time_stretch(clip, MIX_RATE, plan.ratio)
+    if plan.cut:
+        fitted = _fade_out(fitted[: int(plan.placed_s * MIX_RATE)], MIX_RATE)
+    begin = int(slot.start * MIX_RATE)
+    end = min(len(voice), begin + len(fitted))
+    voice[begin:end] += fitted[: end - begin]
+    return end - begin
+
+
 def _render_line(
-    renderer: _LineRenderer, line: TranslatedLine, next_start: float, voice: Samples
+    renderer: _LineRenderer,
+    line: TranslatedLine,
+    next_start: float,
+    voice: Samples,
+    shorten: Shorten | None = None,
 ) -> LineFit:
     slot = line.slot
     if not line.text.strip():
         return LineFit(id=line.id, slot=slot, action="empty")
     try:
         clip, key = renderer.clip(line)
+        plan = plan_fit(len(clip) / MIX_RATE, slot, next_start)
+        shorter = shorten(line, plan.placed_s * MAX_COMPRESS) if plan.cut and shorten else None
+        if shorter:  # the translator's shorter wording, re-synthesized and re-fitted
+            line = line.model_copy(update={"text": shorter})
+            clip, key = renderer.clip(line)
+            plan = plan_fit(len(clip) / MIX_RATE, slot, next_start)
     except TTSGenerationError as exc:
         return LineFit(id=line.id, slot=slot, action="silence", failed=True, reason=exc.message)
     synth_s = len(clip) / MIX_RATE
     if synth_s == 0:
-        return LineFit(
-            id=line.id,
-            slot=slot,
-            action="silence",
-            failed=True,
-            reason="the synthesizer produced only silence",
-        )
-    plan = plan_fit(synth_s, slot, next_start)
-    fitted = _time_stretch(clip, MIX_RATE, plan.ratio)
-    limit = int(plan.placed_s * MIX_RATE)
-    if plan.cut:
-        fitted = _fade_out(fitted[:limit], MIX_RATE)
-    begin = int(slot.start * MIX_RATE)
-    end = min(len(voice), begin + len(fitted))
-    voice[begin:end] += fitted[: end - begin]
+        reason = "the synthesizer produced only silence"
+        return LineFit(id=line.id, slot=slot, action="silence", failed=True, reason=reason)
+    placed = _place(voice, clip, slot, plan)
     return LineFit(
         id=line.id,
         slot=slot,
         synthesized_s=round(synth_s, 3),
-        placed_s=round((end - begin) / MIX_RATE, 3),
+        placed_s=round(placed / MIX_RATE, 3),
         action=plan.action,
         ratio=round(plan.ratio, 4),
+        borrowed_s=round(plan.borrowed_s, 3),
         cut=plan.cut,
         failed=plan.cut,
+        shortened=shorter is not None and bool(shorter),
         reason="overflow cut at the next line" if plan.cut else "",
         key=key,
     )
@@ -165,6 +178,7 @@ def build_dub_track(
     synthesizer: Synthesizer,
     loudness_lufs: float,
     progress: Progress | None = None,
+    shorten: Shorten | None = None,
 ) -> DubTrack:
     """Voice track and loudness-normalized mix of one localization, stored under its prefix."""
     language = translation.target_language
@@ -179,7 +193,7 @@ def build_dub_track(
     fits: list[LineFit] = []
     for index, line in enumerate(lines):
         next_start = lines[index + 1].start if index + 1 < len(lines) else duration
-        fits.append(_render_line(renderer, line, next_start, voice))
+        fits.append(_render_line(renderer, line, next_start, voice, shorten))
         if progress:
             progress(index + 1, len(lines))
     failed = sum(fit.failed for fit in fits)

@@ -7,7 +7,13 @@ from localization_core.audio import energy_spans, read_audio
 from localization_core.cache import segment_key
 from localization_core.domain import Translation
 from localization_core.providers.lipsync.base import LipSyncer
-from localization_core.timing import plan_windows
+from localization_core.timing import (
+    MERGE_GAP_S,
+    WINDOW_PADDING_S,
+    merge_spans,
+    plan_windows,
+    silence_points,
+)
 from localization_core.workspace import Workspace
 
 
@@ -32,7 +38,7 @@ def plan_sync(
         faces.faceless_spans,
         duration=duration,
         max_window_s=engine.max_window_s,
-        cut_points=faces.shot_cuts,
+        cut_points=sorted([*faces.shot_cuts, *silence_points(energy)]),
     )
     speech = slots + energy
     windows = []
@@ -52,7 +58,14 @@ def plan_sync(
             SyncWindow(index=index, start=span.start, end=span.end, mode=mode, cache_key=key)
         )
     fps = faces.fps
+    speaking = merge_spans(speech, padding=WINDOW_PADDING_S, merge_gap=MERGE_GAP_S, end=duration)
+    faceless_s = sum(
+        max(0.0, min(w.end, f.end) - max(w.start, f.start))
+        for w in speaking
+        for f in faces.faceless_spans
+    )
     return SyncPlan(
+        faceless_frames_excluded=round(faceless_s * fps),
         duration=duration,
         fps=fps,
         engine=engine.name,

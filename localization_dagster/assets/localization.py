@@ -113,6 +113,7 @@ def dub_track(
             synthesizer=rt.synthesizer,
             loudness_lufs=rt.settings.loudness_target_lufs,
             progress=progress,
+            shorten=rt.translator.shorten,
         )
     return dg.Output(
         result,
