@@ -1,0 +1,106 @@
+"""The quality gate, through the dub_track asset: exactly 20% failed lines completes with the
+failures as silence in the report; 21% fails the stage with TTSGenerationError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from localization_core.artifacts import DubTrack, ReviewDecision, SourceVideo, Stems
+from localization_core.domain import MediaProbe, SeparationResult, TranslatedLine, Translation
+from localization_core.errors import TTSGenerationError
+from localization_core.providers.synthesis.base import VoiceHint
+from localization_core.providers.synthesis.espeak import EspeakSynthesizer
+from localization_core.settings import Settings
+from tests.conftest import ffmpeg
+
+LINES = 100
+COLOURS = ("red", "blue", "green", "black", "white", "pink", "gold", "gray", "brown", "tan")
+THINGS = ("cat", "dog", "sun", "tree", "car", "hat", "cup", "box", "pen", "key")
+DURATION_S = LINES * 1.0 + 1.0
+
+
+class FlakyVoice(EspeakSynthesizer):
+    """espeak-ng, except for the chosen lines, which fail like a broken TTS service."""
+
+    def __init__(self, failing: set[str]) -> None:
+        super().__init__()
+        self.failing = failing
+
+    def synthesize(self, text: str, language: str, voice: VoiceHint, out_path: Path) -> Path:
+        if text in self.failing:
+            raise TTSGenerationError(-1, f"service refused {text!r}")
+        return super().synthesize(text, language, voice, out_path)
+
+
+@pytest.fixture()
+def upstream(project: Settings, tmp_path: Path) -> tuple[SourceVideo, Stems, Translation]:
+    """A 101 s localization with 100 short lines that all fit their one-second slots."""
+    from localization_dagster.resources import runtime
+
+    rt = runtime()
+    background, speech = tmp_path / "background.wav", tmp_path / "speech.wav"
+    ffmpeg("-f", "lavfi", "-i", f"anoisesrc=d={DURATION_S}:a=0.01", "-ac", "2", str(background))
+    ffmpeg("-f", "lavfi", "-i", "sine=f=140:d=2", str(speech))
+    prefix = "videos/gate/stems"
+    for path in (background, speech):
+        rt.workspace.put(f"{prefix}/{path.name}", path)
+    stems = Stems(
+        vocals_key=f"{prefix}/speech.wav",
+        background_key=f"{prefix}/background.wav",
+        speech_key=f"{prefix}/speech.wav",
+        separation=SeparationResult(vocals_path="", background_path="", method="test"),
+    )
+    probe = MediaProbe(duration=DURATION_S, has_video=True, width=64, height=64)
+    source = SourceVideo(video_id="gate", key="k", filename="gate.mp4", version="v", probe=probe)
+    lines = tuple(
+        TranslatedLine(id=i + 1, start=i * 1.0, end=i * 1.0 + 0.9, source_text="-",
+                       text=f"{COLOURS[i // 10]} {THINGS[i % 10]}")
+        for i in range(LINES)
+    )  # fmt: skip
+    return source, stems, Translation(source_language="fr", target_language="en", lines=lines)
+
+
+def run_dub_track(upstream: tuple[SourceVideo, Stems, Translation], failing: int) -> DubTrack:
+    from localization_dagster.assets.localization import dub_track
+    from localization_dagster.resources import LocalizationResource, runtime
+
+    source, stems, translation = upstream
+    runtime().__dict__["synthesizer"] = FlakyVoice(
+        {line.text for line in translation.lines[:failing]}
+    )
+    review = ReviewDecision(policy="auto", status="approved", translation=translation)
+    context = dg.build_asset_context(
+        partition_key=dg.MultiPartitionKey({"video": "gate", "lang": "en"})
+    )
+    output = dub_track(context, source, stems, review, LocalizationResource())
+    assert isinstance(output, dg.Output)
+    result: DubTrack = output.value
+    return result
+
+
+@pytest.mark.timeout(600)
+def test_twenty_percent_failed_lines_complete_as_reported_silence(
+    upstream: tuple[SourceVideo, Stems, Translation],
+) -> None:
+
+    dub = run_dub_track(upstream, failing=20)  # the report lists dub.lines as they are
+    assert dub.failed_lines == 20
+    silent = [fit for fit in dub.lines if fit.action == "silence"]
+    assert len(silent) == 20 and all(fit.failed and "refused" in fit.reason for fit in silent)
+    assert {fit.id for fit in silent} == set(range(1, 21))
+
+
+@pytest.mark.timeout(600)
+def test_twenty_one_percent_fails_the_stage_with_its_metadata(
+    upstream: tuple[SourceVideo, Stems, Translation],
+) -> None:
+    with pytest.raises(dg.Failure) as failed:
+        run_dub_track(upstream, failing=21)
+    metadata = failed.value.metadata
+    assert metadata["stage"].value == "dub_track"
+    assert metadata["error"].value == "TTSGenerationError"
+    assert "21 of 100 lines failed" in str(failed.value.description)
+    assert failed.value.allow_retries is False
