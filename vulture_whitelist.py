@@ -48,6 +48,7 @@ Settings.loudness_target_lufs
 Stems.vocals_key
 FaceTrack.sample_interval_s
 LineFit.synthesized_s
+LineFit.shortened
 SegmentResult.cached
 LocalizedVideo.vtt_key
 VideoRecord.registered_at

@@ -3,6 +3,7 @@ failures as silence in the report; 21% fails the stage with TTSGenerationError."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -104,3 +105,33 @@ def test_twenty_one_percent_fails_the_stage_with_its_metadata(
     assert metadata["error"].value == "TTSGenerationError"
     assert "21 of 100 lines failed" in str(failed.value.description)
     assert failed.value.allow_retries is False
+
+
+def test_a_line_too_long_for_its_slot_is_shortened_before_it_is_cut(
+    upstream: tuple[SourceVideo, Stems, Translation],
+) -> None:
+    from localization_core.stages.dub import build_dub_track
+    from localization_dagster.resources import runtime
+
+    source, stems, translation = upstream
+    long_line = translation.lines[0].model_copy(
+        update={"text": "an extraordinarily long sentence that cannot possibly fit its slot"}
+    )
+    short = translation.model_copy(update={"lines": (long_line, *translation.lines[1:10])})
+    asked: list[float] = []
+
+    def shorten(line: TranslatedLine, budget: float) -> str | None:
+        asked.append(budget)
+        return "too long"
+
+    def dub(hook: Callable[[TranslatedLine, float], str | None] | None) -> DubTrack:
+        return build_dub_track(
+            runtime().workspace, source=source, stems=stems, translation=short,
+            synthesizer=EspeakSynthesizer(), loudness_lufs=-16.0, shorten=hook,
+        )  # fmt: skip
+
+    cut = dub(None).lines[0]
+    assert cut.cut and cut.failed and cut.action == "cut"
+    fitted = dub(shorten).lines[0]
+    assert asked and asked[0] <= 0.9 * 1.2 + 1e-6, "the budget is what 1.2x can fit"
+    assert fitted.shortened and not fitted.cut and not fitted.failed

@@ -67,6 +67,16 @@ def test_whisper_translation_of_french_speech_on_a_face_clip(
     assert delivery.vtt.read_text().startswith("WEBVTT")
     assert report["translation"]["provider"].startswith("whisper")
     assert report["sync"]["frames_total"] == 200
+    sync_keys = {"frames_total", "frames_sent_to_engine", "faceless_frames_excluded", "windows",
+                 "dub_only_pieces", "engine_calls"}  # fmt: skip
+    assert sync_keys <= set(report["sync"])
+    for line in report["isochrony"]["lines"]:
+        assert {"slot", "synthesized_s", "action", "ratio", "borrowed_s", "cut", "failed"} <= set(
+            line
+        )
+    assert {"lines", "failed", "cut", "compressed", "stretched"} <= set(
+        report["isochrony"]["totals"]
+    )
 
 
 def test_sidecar_translation_of_an_english_clip(
