@@ -7,9 +7,11 @@ MODELS := data/models
 APT_PACKAGES := ffmpeg espeak-ng rubberband-cli
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv npm models test lint demo clean
+CHECKOV_VERSION := 3.3.30
 
-setup: apt venv npm models
+.PHONY: setup apt venv npm models checkov test lint demo clean
+
+setup: apt venv npm models checkov
 
 apt:
 	@missing=""; for bin in ffmpeg ffprobe espeak-ng rubberband; do \
@@ -36,6 +38,16 @@ $(STAMPS)/npm: package.json package-lock.json
 
 npm: $(STAMPS)/npm
 
+# checkov lives in its own virtual environment: its pins clash with the dagster family
+$(STAMPS)/checkov-$(CHECKOV_VERSION):
+	@mkdir -p $(STAMPS)
+	@test -x .venv-checkov/bin/python || python3 -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q --upgrade pip
+	.venv-checkov/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+checkov: $(STAMPS)/checkov-$(CHECKOV_VERSION)
+
 models: venv
 	@$(PY) -m localization_core.models $(MODELS)
 
@@ -55,4 +67,4 @@ demo: setup
 	.venv/bin/localize demo
 
 clean:
-	rm -rf $(STAMPS) .venv node_modules data .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(STAMPS) .venv .venv-checkov node_modules data .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
