@@ -58,6 +58,18 @@ def one(config: Config, kind: str) -> tuple[str, dict[str, Any]]:
     return next(iter(found.items()))
 
 
+def one_resource_group(config: Config, _root: Path) -> list[str]:
+    """Everything lives in the one resource group (teardown and locks have one scope)."""
+    one(config, "azurerm_resource_group")
+    problems = []
+    for kind, named in config.get("resource", {}).items():
+        for name, body in named.items():
+            group = body.get("resource_group_name")
+            if group is not None and group != "azurerm_resource_group.main.name":
+                problems.append(f"{kind}.{name} is in {group}")
+    return problems
+
+
 def network_private_webserver(config: Config, _root: Path) -> list[str]:
     """No public SSH; the webserver port only from Bastion; no VM with a public address."""
     problems = []
@@ -259,6 +271,7 @@ def variables_validated(config: Config, _root: Path) -> list[str]:
 RULES: dict[str, Rule] = {
     rule.__name__: rule
     for rule in (
+        one_resource_group,
         network_private_webserver,
         storage_hardened,
         storage_containers,

@@ -15,6 +15,10 @@ TERRAFORM = REPO / "terraform"
 
 # rule -> edits that break the property it guards: (file, text found there, replacement)
 BREAKS: dict[str, list[tuple[str, str, str]]] = {
+    "one_resource_group": [
+        ("postgres.tf", "resource_group_name           = azurerm_resource_group.main.name",
+         'resource_group_name           = "shared-databases-rg"'),
+    ],
     "network_private_webserver": [
         ("network.tf",
          'destination_port_range     = "22"\n    source_address_prefix      = local.subnets.bastion',  # noqa: E501
