@@ -3,6 +3,7 @@
 "Awaiting review" arrives with the review flow (DESIGN section 9); today's gate approves at once.
 """
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -21,26 +22,15 @@ ACTIVE = {
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 }
-UPSTREAM: dict[str, tuple[str, ...]] = {
-    "source_video": (),
-    "stems": ("source_video",),
-    "transcript": ("source_video", "stems"),
-    "face_track": ("source_video",),
-    "translation": ("transcript", "stems"),
-    "translation_review": ("translation",),
-    "dub_track": ("source_video", "stems", "translation_review"),
-    "sync_plan": ("source_video", "face_track", "dub_track"),
-    "lipsync": ("source_video", "face_track", "dub_track", "sync_plan"),
-    "localized_video": (
-        "source_video",
-        "stems",
-        "transcript",
-        "translation_review",
-        "dub_track",
-        "sync_plan",
-        "lipsync",
-    ),
-}
+
+
+@functools.cache
+def upstream_of(asset: str) -> tuple[str, ...]:
+    """The assets ``asset`` reads, from the asset graph itself."""
+    from localization_dagster.definitions import defs
+
+    node = defs.resolve_asset_graph().get(dg.AssetKey(asset))
+    return tuple(sorted(key.to_user_string() for key in node.parent_keys))
 
 
 @dataclass(frozen=True)
@@ -126,7 +116,7 @@ def _row(
         return attempt
     if done is None:
         return StatusRow(partition, asset, "missing", "")
-    for parent in UPSTREAM[asset]:
+    for parent in upstream_of(asset):
         parent_partition = upstream[parent]
         parent_done = _cached(instance, parent, parent_partition, seen)
         if parent_done is not None and parent_done.storage_id > done.storage_id:

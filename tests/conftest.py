@@ -100,22 +100,30 @@ def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> Non
         proc.wait(timeout=grace)
 
 
-@pytest.fixture()
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """A fresh project for one test: its own data dir and Dagster instance, the installed models.
-
-    Settings are read from the environment (as in production); tests that change a provider
-    set its variable with ``monkeypatch`` before the first ``get_settings()``.
-    """
+@contextlib.contextmanager
+def project_settings(data: Path) -> Iterator[Settings]:
+    """Settings (read from the environment, as in production) for a project in ``data``: its own
+    Dagster instance and the installed models; the environment is restored afterwards."""
     from localization_core.settings import get_settings
 
-    data = tmp_path / "data"
-    monkeypatch.setenv("LOCALIZATION_DATA_DIR", str(data))
-    monkeypatch.setenv("LOCALIZATION_MODELS_DIR", str(MODELS))
-    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster"))
+    patch = pytest.MonkeyPatch()
+    for name, value in project_env(data).items():
+        if os.environ.get(name) != value:
+            patch.setenv(name, value)
     get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        patch.undo()
+        get_settings.cache_clear()
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Iterator[Settings]:
+    """A fresh project for one test. Tests that change a provider set its variable with
+    ``monkeypatch`` and call ``get_settings.cache_clear()``."""
+    with project_settings(tmp_path / "data") as settings:
+        yield settings
 
 
 def project_env(data_dir: Path, **extra: str) -> dict[str, str]:

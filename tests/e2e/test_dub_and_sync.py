@@ -15,9 +15,8 @@ import soundfile
 from localization_core.artifacts import DubTrack, SyncPlan
 from localization_core.audio import Samples
 from localization_core.domain import Translation
-from localization_core.settings import Settings
 from localization_core.timing import BREATH_S, MAX_COMPRESS, MAX_STRETCH
-from tests.conftest import ffmpeg, media_file
+from tests.conftest import ffmpeg, media_file, project_settings
 from tests.e2e.conftest import load_asset, localize_in_process
 
 pytestmark = pytest.mark.slow
@@ -52,26 +51,14 @@ def pause_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def localized(tmp_path_factory: pytest.TempPathFactory, pause_clip: Path) -> Localized:
-    monkeypatch = pytest.MonkeyPatch()
     data = tmp_path_factory.mktemp("dubsync") / "data"
-    from localization_core.settings import get_settings
-    from tests.conftest import MODELS
-
-    monkeypatch.setenv("LOCALIZATION_DATA_DIR", str(data))
-    monkeypatch.setenv("LOCALIZATION_MODELS_DIR", str(MODELS))
-    monkeypatch.setenv("DAGSTER_HOME", str(data / "dagster"))
-    get_settings.cache_clear()
-    try:
+    with project_settings(data) as settings:
         video_id, _ = localize_in_process(pause_clip, "en")
         key = str(dg.MultiPartitionKey({"video": video_id, "lang": "en"}))
         dub: DubTrack = load_asset("dub_track", key)
         plan: SyncPlan = load_asset("sync_plan", key)
         review = load_asset("translation_review", key)
-        settings: Settings = get_settings()
         voice, rate = soundfile.read(settings.storage_root / dub.voice_key, dtype="float32")
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
     return Localized(dub, plan, review.translation, voice, rate)
 
 
