@@ -13,7 +13,6 @@ from localization_core.artifacts import (
     FaceTrack,
     LineFit,
     LocalizedVideo,
-    SegmentResult,
     Stems,
 )
 from localization_core.catalog import VideoRecord
@@ -49,7 +48,6 @@ Stems.vocals_key
 FaceTrack.sample_interval_s
 LineFit.synthesized_s
 LineFit.shortened
-SegmentResult.cached
 LocalizedVideo.vtt_key
 VideoRecord.registered_at
 FitPlan.borrowed_s

@@ -121,7 +121,6 @@ class SegmentResult(Frozen):
     end: float
     cache_key: str
     key: str | None = None
-    cached: bool = False
     engine: str = ""
     status: Literal["synced", "dub_only", "cached"] = "synced"
     seconds: float = 0.0

@@ -38,9 +38,7 @@ def sync_window(
         return SegmentResult(**base, status="dub_only")
     store = segment_store(workspace)
     if store.has(window.cache_key) and not force:
-        return SegmentResult(
-            **base, key=store.key_for(window.cache_key), cached=True, status="cached"
-        )
+        return SegmentResult(**base, key=store.key_for(window.cache_key), status="cached")
     started = time.monotonic()
     scratch = workspace.scratch_dir("lipsync", source.video_id, dub.language, str(window.index))
     clip = media.cut(workspace.local(source.key), scratch / "clip.mp4", window.start, window.end)
