@@ -1,20 +1,28 @@
 # Two commands for a new user: `make demo` and `make test`. Both set everything up themselves
 # and are safe to run twice (stamps skip work that is already done).
+#
+# Python installs come from lock files (every distribution pinned, see `make lock`):
+#   requirements.lock          the project's venv (.venv): base + dev extras + build backend
+#   requirements-checkov.lock  checkov's own venv (.venv-checkov): its pins clash with dagster's
 SHELL := /bin/bash
 PY := .venv/bin/python
 STAMPS := .build
 MODELS := data/models
-APT_PACKAGES := ffmpeg espeak-ng rubberband-cli
+APT_PACKAGES := ffmpeg espeak-ng rubberband-cli postgresql-client
+LOCK := requirements.lock
+CHECKOV_LOCK := requirements-checkov.lock
+PIP_VERSION := 26.3
+PIP_TOOLS_VERSION := 7.6.2
+COMPILE := $(STAMPS)/lock-venv/bin/pip-compile --quiet --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
 PYTEST_ARGS ?=
 
-CHECKOV_VERSION := 3.3.30
-
-.PHONY: setup apt venv npm models checkov test lint demo clean
+.PHONY: setup apt venv npm models checkov test lint preflight demo lock lock-upgrade clean
 
 setup: apt venv npm models checkov
 
 apt:
-	@missing=""; for bin in ffmpeg ffprobe espeak-ng rubberband; do \
+	@missing=""; for bin in ffmpeg ffprobe espeak-ng rubberband psql; do \
 	  command -v $$bin >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $(APT_PACKAGES)"; \
@@ -22,11 +30,23 @@ apt:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
 
-$(STAMPS)/venv: pyproject.toml
+# Stamps are named by the lock's content: an unchanged lock (even rewritten, or checked out anew)
+# reinstalls nothing; a changed one rebuilds its venv from scratch, so the venv holds exactly the
+# lock's distributions and nothing left over from the previous lock.
+LOCK_ID = $(shell sha256sum $(LOCK) | cut -c1-16)
+CHECKOV_LOCK_ID = $(shell sha256sum $(CHECKOV_LOCK) | cut -c1-16)
+
+$(STAMPS)/venv-lock-%:
 	@mkdir -p $(STAMPS)
-	@test -x $(PY) || python3 -m venv .venv
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	rm -rf .venv $(STAMPS)/venv $(STAMPS)/venv-lock-*
+	python3 -m venv .venv
+	$(PY) -m pip install -q pip==$(PIP_VERSION)
+	$(PY) -m pip install -q -r $(LOCK)
+	@touch $@
+
+# The project itself, editable, without resolving anything (its dependencies are the lock's).
+$(STAMPS)/venv: $(STAMPS)/venv-lock-$(LOCK_ID) pyproject.toml
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
 venv: $(STAMPS)/venv
@@ -38,18 +58,24 @@ $(STAMPS)/npm: package.json package-lock.json
 
 npm: $(STAMPS)/npm
 
-# checkov lives in its own virtual environment: its pins clash with the dagster family
-$(STAMPS)/checkov-$(CHECKOV_VERSION):
+$(STAMPS)/checkov-lock-%:
 	@mkdir -p $(STAMPS)
-	@test -x .venv-checkov/bin/python || python3 -m venv .venv-checkov
-	.venv-checkov/bin/python -m pip install -q --upgrade pip
-	.venv-checkov/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
+	rm -rf .venv-checkov $(STAMPS)/checkov-lock-*
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q pip==$(PIP_VERSION)
+	.venv-checkov/bin/python -m pip install -q -r $(CHECKOV_LOCK)
 	@touch $@
 
-checkov: $(STAMPS)/checkov-$(CHECKOV_VERSION)
+checkov: $(STAMPS)/checkov-lock-$(CHECKOV_LOCK_ID)
+
+.PRECIOUS: $(STAMPS)/venv-lock-% $(STAMPS)/checkov-lock-%
 
 models: venv
 	@$(PY) -m localization_core.models $(MODELS)
+
+# The services the suite talks to; one line naming what is missing, instead of a page of errors.
+preflight: venv
+	@$(PY) -m tests.preflight
 
 lint: setup
 	.venv/bin/ruff check .
@@ -57,7 +83,7 @@ lint: setup
 	.venv/bin/mypy
 	.venv/bin/vulture
 
-test: setup lint
+test: setup preflight lint
 	rm -f .coverage .coverage.*
 	.venv/bin/coverage run -m pytest $(PYTEST_ARGS)
 	.venv/bin/coverage combine -q
@@ -65,6 +91,20 @@ test: setup lint
 
 demo: setup
 	.venv/bin/localize demo
+
+# Refresh the lock files after changing dependencies in pyproject.toml or requirements-checkov.in:
+# `make lock` keeps every existing pin it can, `make lock-upgrade` moves all to the newest.
+$(STAMPS)/lock-venv:
+	@mkdir -p $(STAMPS)
+	python3 -m venv $@
+	$@/bin/python -m pip install -q pip==$(PIP_VERSION) pip-tools==$(PIP_TOOLS_VERSION)
+
+lock: $(STAMPS)/lock-venv
+	$(COMPILE) $(LOCK_FLAGS) --extra dev --all-build-deps -o $(LOCK) pyproject.toml
+	$(COMPILE) $(LOCK_FLAGS) -o $(CHECKOV_LOCK) requirements-checkov.in
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
 
 clean:
 	rm -rf $(STAMPS) .venv .venv-checkov node_modules data .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

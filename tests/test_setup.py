@@ -1,9 +1,17 @@
-"""`make setup` is idempotent: a second run changes nothing and is quick."""
+"""`make setup` is idempotent, installs exactly the locks; `make test` checks services first.
+
+A second run changes nothing and is quick; a changed lock rebuilds its venv, an unchanged one does
+not; the installed distributions are exactly the pinned ones.
+"""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -33,3 +41,117 @@ def test_second_setup_changes_nothing_and_is_quick() -> None:
     assert _mtimes() == before
     assert "pip install" not in proc.stdout and "installing" not in proc.stdout
     assert "up to date" in proc.stdout
+
+
+def _dry_run(*args: str) -> str:
+    """What ``make -n`` would run for ``args`` (nothing is executed)."""
+    return subprocess.run(
+        ["make", "-n", *args], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+
+
+def test_an_unchanged_lock_reinstalls_nothing_even_when_rewritten() -> None:
+    assert "pip install" not in _dry_run("venv", "checkov")
+    rewritten = ("-W", "requirements.lock", "-W", "requirements-checkov.lock")
+    assert "pip install" not in _dry_run(*rewritten, "venv", "checkov")
+
+
+@pytest.mark.parametrize(
+    ("variable", "lock", "venv", "other"),
+    [
+        ("LOCK", "requirements.lock", ".venv", ".venv-checkov"),
+        ("CHECKOV_LOCK", "requirements-checkov.lock", ".venv-checkov", ".venv "),
+    ],
+)
+def test_a_changed_lock_rebuilds_only_its_own_venv(
+    tmp_path: Path, variable: str, lock: str, venv: str, other: str
+) -> None:
+    changed = tmp_path / lock
+    changed.write_text((REPO / lock).read_text() + "# changed\n")
+    dry = _dry_run(f"{variable}={changed}", "venv", "checkov")
+    assert f"rm -rf {venv} " in dry and f"pip install -q -r {changed}" in dry
+    assert f"rm -rf {other}" not in dry
+
+
+def test_a_changed_pyproject_reinstalls_only_the_project() -> None:
+    dry = _dry_run("-W", "pyproject.toml", "venv", "checkov")
+    assert "pip install -q --no-deps --no-build-isolation -e ." in dry
+    assert "-r requirements" not in dry
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    """``name==version`` lines as {normalized name: version}."""
+    pins = {}
+    for line in lines:
+        requirement = line.split("#")[0].strip()
+        if "==" in requirement:
+            name, version = requirement.split("==", 1)
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+    return pins
+
+
+def _lock(path: str) -> dict[str, str]:
+    return _pins((REPO / path).read_text().splitlines())
+
+
+def _frozen(venv: str) -> dict[str, str]:
+    out = subprocess.run(
+        [str(REPO / venv / "bin" / "python"), "-m", "pip", "freeze", "--all", "--exclude-editable"],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    return _pins(out.splitlines())
+
+
+def _pip_version() -> str:
+    match = re.search(r"^PIP_VERSION := (\S+)$", (REPO / "Makefile").read_text(), re.MULTILINE)
+    assert match
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("venv", "lock"),
+    [(".venv", "requirements.lock"), (".venv-checkov", "requirements-checkov.lock")],
+)
+def test_venv_holds_exactly_the_lock(venv: str, lock: str) -> None:
+    pinned = _lock(lock)
+    assert len(pinned) > 50
+    assert _frozen(venv) == {**pinned, "pip": _pip_version()}
+
+
+def test_the_project_is_the_only_editable_install() -> None:
+    out = subprocess.run(
+        [str(REPO / ".venv/bin/python"), "-m", "pip", "list", "--editable", "--format=freeze"],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    assert [line.split("==")[0] for line in out.split()] == ["video-localization"]
+
+
+def test_direct_dependencies_are_pinned_in_the_lock() -> None:
+    pinned = _lock("requirements.lock")
+    for name in ("dagster", "dagster-postgres", "faster-whisper", "opencv-python-headless",
+                 "setuptools", "wheel", "pytest"):  # fmt: skip
+        assert name in pinned, name
+    assert {pinned["dagster"], pinned["dagster-webserver"]} == {"1.13.27"}
+
+
+def test_preflight_names_a_missing_service_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests import preflight
+    from tests.conftest import free_port
+
+    port = free_port()
+    missing = preflight.Service("Widget", port, "tests/x.py", "no-such-command-here start")
+    monkeypatch.setattr(preflight, "SERVICES", (missing,))
+    assert preflight.main() == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"preflight: Widget is not reachable on 127.0.0.1:{port} (needed by tests/x.py); "
+        "start it with: no-such-command-here start"
+    ]
+
+
+def test_preflight_passes_on_this_machine() -> None:
+    from tests import preflight
+
+    assert preflight.problems() == []
