@@ -1,4 +1,4 @@
-"""Shared fixtures: real media from ../shared/media, packaged models, a real Azurite."""
+"""Fixtures: real media from tests/media, packaged models, a real Azurite."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from localization_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = Path(os.environ.get("LOCALIZATION_TEST_MEDIA", REPO.parent / "shared" / "media"))
+MEDIA = REPO / "tests" / "media"
 MODELS = REPO / "data" / "models"
 AZURITE_KEY = (  # the emulator's public, documented development key (not a secret)
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -24,9 +24,9 @@ AZURITE_KEY = (  # the emulator's public, documented development key (not a secr
 
 
 def media_file(name: str) -> Path:
-    """A clip from ../shared/media; fails loudly when the shared folder is missing."""
+    """A clip from tests/media (provenance and licences in tests/media/SOURCES.md)."""
     path = MEDIA / name
-    assert path.is_file(), f"test media missing: {path} (../shared/media must sit beside the repo)"
+    assert path.is_file(), f"test media missing: {path} (list it in tests/media/SOURCES.md)"
     return path
 
 
@@ -148,7 +148,7 @@ def french_face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("clips") / "french-face.mp4"
     ffmpeg(
         "-i", str(media_file("talking_head_512_25fps.mp4")),
-        "-i", str(media_file("speech_fr.wav")),
+        "-i", str(media_file("speech_fr.flac")),
         "-filter_complex", "[1:a]apad,aresample=44100[a]",
         "-map", "0:v:0", "-map", "[a]", "-c:v", "copy", "-c:a", "aac", "-t", "8.0",
         str(path),

@@ -37,12 +37,12 @@ def stream_facts(path: Path) -> list[dict[str, Any]]:
 
 
 def test_speech_audio_is_16k_mono(tmp_path: Path) -> None:
-    out = media.extract_speech_audio(media_file("speech_de.wav"), tmp_path / "s.wav")
+    out = media.extract_speech_audio(media_file("speech_de.flac"), tmp_path / "s.wav")
     samples, rate = read_audio(out)
     assert rate == 16000 and samples.shape[1] == 1
     assert len(samples) / rate == pytest.approx(9.34, abs=0.05)
     part = media.extract_speech_audio(
-        media_file("speech_de.wav"), tmp_path / "p.wav", start=1.0, end=3.5
+        media_file("speech_de.flac"), tmp_path / "p.wav", start=1.0, end=3.5
     )
     assert media.probe(part).duration == pytest.approx(2.5, abs=0.02)
 
@@ -74,7 +74,7 @@ def test_cut_and_fps_conversion_and_concat(tmp_path: Path) -> None:
 
 def test_mux_puts_the_dub_first(tmp_path: Path) -> None:
     video = media_file("talking_head_square_25fps.mp4")
-    dub = media.extract_full_audio(media_file("speech_fr.wav"), tmp_path / "dub.wav")
+    dub = media.extract_full_audio(media_file("speech_fr.flac"), tmp_path / "dub.wav")
     original = media.extract_full_audio(video, tmp_path / "orig.wav")
     out = media.mux(
         video,
@@ -103,7 +103,7 @@ def test_failed_conversion_is_one_processing_error_and_leaves_nothing(tmp_path: 
 
 @pytest.mark.parametrize("target", [-16.0, -23.0])
 def test_loudness_normalization_hits_target(tmp_path: Path, target: float) -> None:
-    source = media_file("speech_fr.wav")
+    source = media_file("speech_fr.flac")
     before = media.measure_loudness(source)
     out = media.normalize_loudness(source, tmp_path / "n.wav", target_lufs=target)
     after = media.measure_loudness(out)
