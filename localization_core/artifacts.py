@@ -71,8 +71,8 @@ class LineFit(Frozen):
     action: Literal["fit", "stretch", "compress", "cut", "silence", "empty"] = "fit"
     ratio: float = 1.0
     borrowed_s: float = 0.0
-    cut: bool = False
-    failed: bool = False
+    cut: bool = Field(False, description="overflow cut at the next line: flagged, not failed")
+    failed: bool = Field(False, description="synthesis failed: the line is silence")
     shortened: bool = False
     reason: str = ""
     key: str | None = None

@@ -90,6 +90,10 @@ def build_report(
                 "stretched": sum(f.action == "stretch" for f in fits),
                 "silence": sum(f.action == "silence" for f in fits),
             },
+            "cut_lines": [
+                {"id": f.id, "slot": f.slot.model_dump(), "reason": f.reason} for f in fits if f.cut
+            ],
+            "failed_lines": [{"id": f.id, "reason": f.reason} for f in fits if f.failed],
             "loudness_lufs": dub.loudness_lufs,
         },
         "sync": {

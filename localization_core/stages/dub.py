@@ -2,8 +2,10 @@
 
 Isochrony per DESIGN section 4: measured after trimming the clip's silence, stretched at most
 1.1x, compressed at most 1.2x after borrowing the following silence (leaving a 0.15 s breath),
-cut with a 30 ms fade as a last resort (a failed line). More than 20% failed lines fail the
-stage; fewer become silence and are reported.
+shortened by the translator when it can, and cut with a 30 ms fade as a last resort. A cut line
+is flagged for a reviewer, never failed: only synthesis failures (the engine erred or returned
+nothing usable) count, and more than 20% of them fail the stage; fewer become silence. Both are
+reported line by line.
 """
 
 from __future__ import annotations
@@ -156,10 +158,18 @@ def _render_line(
         ratio=round(plan.ratio, 4),
         borrowed_s=round(plan.borrowed_s, 3),
         cut=plan.cut,
-        failed=plan.cut,
         shortened=shorter is not None and bool(shorter),
-        reason="overflow cut at the next line" if plan.cut else "",
+        reason=_cut_reason(synth_s, plan) if plan.cut else "",
         key=key,
+    )
+
+
+def _cut_reason(synth_s: float, plan: FitPlan) -> str:
+    """Why a line was cut and how much of it was lost, for the reviewer."""
+    lost = synth_s / plan.ratio - plan.placed_s
+    return (
+        f"overflow: {lost:.2f} s cut at the next line after {plan.ratio:.2f}x compression"
+        f" and {plan.borrowed_s:.2f} s borrowed"
     )
 
 
@@ -200,7 +210,9 @@ def build_dub_track(
     if fits and failed / len(fits) > MAX_FAILED_SHARE:
         reasons = "; ".join(f"line {f.id}: {f.reason}" for f in fits if f.failed)[:300]
         raise TTSGenerationError(
-            -1, f"{failed} of {len(fits)} lines failed (over {MAX_FAILED_SHARE:.0%}): {reasons}"
+            -1,
+            f"{failed} of {len(fits)} lines failed synthesis (over {MAX_FAILED_SHARE:.0%}): "
+            f"{reasons}",
         )
     voice_path = write_audio(scratch / "voice.wav", voice, MIX_RATE)
     mix_path = _mix(workspace, stems, voice, scratch, loudness_lufs)
