@@ -1,4 +1,4 @@
-"""The CPU providers on real speech from ../shared/media."""
+"""The CPU providers on real speech from tests/media."""
 
 from __future__ import annotations
 
@@ -35,29 +35,6 @@ JFK = (
     "And so, my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
 )
-ENGLISH_WORDS = {
-    "the",
-    "a",
-    "an",
-    "of",
-    "and",
-    "its",
-    "on",
-    "in",
-    "to",
-    "is",
-    "as",
-    "it",
-    "his",
-    "her",
-    "their",
-    "using",
-    "information",
-    "shares",
-    "with",
-    "for",
-    "by",
-}
 
 
 def words(text: str) -> list[str]:
@@ -100,7 +77,7 @@ def test_tiny_en_transcribes_jfk_under_15_percent_wer(tiny: Transcriber) -> None
     assert Transcript.model_validate_json(transcript.model_dump_json()) == transcript
 
 
-@pytest.mark.parametrize(("name", "language"), [("speech_fr.wav", "fr"), ("speech_de.wav", "de")])
+@pytest.mark.parametrize(("name", "language"), [("speech_fr.flac", "fr"), ("speech_de.flac", "de")])
 def test_base_identifies_language(base: Transcriber, name: str, language: str) -> None:
     transcript = base.transcribe(media_file(name))
     assert transcript.language == language
@@ -109,7 +86,7 @@ def test_base_identifies_language(base: Transcriber, name: str, language: str) -
 
 
 def test_language_override_is_respected(base: Transcriber) -> None:
-    transcript = base.transcribe(media_file("speech_fr.wav"), language="fr")
+    transcript = base.transcribe(media_file("speech_fr.flac"), language="fr")
     assert transcript.language == "fr"
 
 
@@ -134,7 +111,7 @@ def _split_in_two(transcript: Transcript) -> Transcript:
 def test_whisper_translates_french_to_english_line_by_line(
     base: Transcriber, translator: Translator, tiny: Transcriber, tmp_path: Path
 ) -> None:
-    source = media_file("speech_fr.wav")
+    source = media_file("speech_fr.flac")
     transcript = _split_in_two(base.transcribe(source))
     speech = media.extract_speech_audio(source, tmp_path / "speech.wav")
     request = TranslationRequest(
@@ -144,9 +121,11 @@ def test_whisper_translates_french_to_english_line_by_line(
     assert [line.id for line in translation.lines] == [1, 2]
     assert [line.slot for line in translation.lines] == [line.slot for line in transcript.lines]
     english = " ".join(line.text for line in translation.lines)
-    assert len(set(words(english)) & ENGLISH_WORDS) >= 2, english
-    # re-check with the English-only model: espeak says it in English, tiny.en hears it back
+    assert all(line.text.strip() for line in translation.lines), translation
+    # judged from the output itself: said by espeak in English, the multilingual model hears
+    # English and the English-only model hears at least half of its content words back
     spoken = create_synthesizer().synthesize(english, "en", VoiceHint(), tmp_path / "en.wav")
+    assert base.detect_language(spoken)[0] == "en", english
     heard = set(words(" ".join(line.text for line in tiny.transcribe(spoken).lines)))
     content = {w for w in words(english) if len(w) > 3}
     assert len(heard & content) >= len(content) / 2, (english, heard)
@@ -173,7 +152,7 @@ def test_whisper_rejects_wrong_sample_rate(translator: Translator) -> None:
         video_id="x",
         transcript=transcript,
         target_language="en",
-        speech_audio=str(media_file("speech_fr.wav")),
+        speech_audio=str(media_file("speech_fr.flac")),
     )
     with pytest.raises(TranslationError, match="16 kHz"):
         translator.translate(request)

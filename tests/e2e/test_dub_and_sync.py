@@ -15,7 +15,7 @@ import soundfile
 from localization_core.artifacts import DubTrack, SyncPlan
 from localization_core.audio import Samples
 from localization_core.domain import Translation
-from localization_core.timing import BREATH_S, MAX_COMPRESS, MAX_STRETCH
+from localization_core.timing import BREATH_S, FADE_S, MAX_COMPRESS, MAX_STRETCH
 from tests.conftest import ffmpeg, media_file, project_settings
 from tests.e2e.conftest import load_asset, localize_in_process
 
@@ -38,7 +38,7 @@ def pause_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("pause") / "pause.mp4"
     ffmpeg(
         "-stream_loop", "2", "-i", str(media_file("talking_head_512_25fps.mp4")),
-        "-i", str(media_file("speech_fr.wav")),
+        "-i", str(media_file("speech_fr.flac")),
         "-filter_complex",
         "[1:a]atrim=0:3.3,asetpts=N/SR/TB[a1];[1:a]atrim=3.3,asetpts=N/SR/TB[a2];"
         "anullsrc=r=16000:cl=mono,atrim=0:8[gap];[a1][gap][a2]concat=n=3:v=0:a=1,"
@@ -72,28 +72,40 @@ def loud_frames(samples: Samples, rate: int, below_peak_db: float) -> npt.NDArra
     return loud
 
 
+def longest_quiet(loud: npt.NDArray[np.bool_]) -> tuple[float, float]:
+    """Start and end (s) of the longest run of quiet frames between two loud ones."""
+    active = np.flatnonzero(loud)
+    gaps = np.diff(active)
+    widest = int(np.argmax(gaps))
+    return float(active[widest] + 1) * FRAME_S, float(active[widest + 1]) * FRAME_S
+
+
 def test_each_line_starts_on_its_slot_within_limits_and_never_overlaps(
     localized: Localized,
 ) -> None:
+    """Heard on the voice track: every line starts on its slot, lasts what its fit says, and is
+    quiet before the next line starts. Slots, fits and ends all come from the run's own data."""
     loud = loud_frames(localized.voice, localized.rate, 35.0)
     placed = [fit for fit in localized.dub.lines if fit.action not in ("silence", "empty")]
     assert len(placed) >= 2, "the clip has speech on both sides of the pause"
-    starts = [fit.slot.start for fit in placed]
+    track_end = len(loud) * FRAME_S
+    previous_end = 0.0
     for index, fit in enumerate(placed):
-        end = starts[index + 1] if index + 1 < len(placed) else len(loud) * FRAME_S
-        first, last = int(fit.slot.start / FRAME_S) - 10, int(end / FRAME_S)
-        active = np.flatnonzero(loud[max(0, first) : last]) + max(0, first)
+        assert 1 / MAX_STRETCH - 1e-6 <= fit.ratio <= MAX_COMPRESS + 1e-6, fit
+        fit_end = fit.slot.start + fit.placed_s
+        next_start = placed[index + 1].slot.start if index + 1 < len(placed) else track_end
+        assert fit_end <= max(fit.slot.end, next_start - BREATH_S) + 1e-3, "runs into the next"
+        # search from 0.1 s before the slot, but never inside the previous line's own audio
+        first = int(max(fit.slot.start - 0.1, previous_end) / FRAME_S)
+        active = np.flatnonzero(loud[first : int(next_start / FRAME_S)]) + first
         assert active.size, f"line {fit.id} is silent"
         onset, offset = active[0] * FRAME_S, (active[-1] + 1) * FRAME_S
         assert abs(onset - fit.slot.start) <= 0.04, (fit.id, onset, fit.slot.start)
-        if index + 1 < len(placed):
-            assert offset <= starts[index + 1] + 1e-9, "a line runs into the next"
-        measured = offset - onset
-        speed = fit.synthesized_s / measured
-        assert 1 / MAX_STRETCH - 0.05 <= speed <= MAX_COMPRESS + 0.05, (fit.id, speed)
-        room = max(fit.slot.duration, end - BREATH_S - fit.slot.start)
-        if fit.synthesized_s <= MAX_COMPRESS * room:
-            assert not fit.cut and measured >= fit.synthesized_s / MAX_COMPRESS - 0.05
+        # soft word endings fall under the 35 dB threshold, so the heard length may be shorter
+        assert fit.placed_s - 0.15 <= offset - onset <= fit.placed_s + 0.04, (fit, onset, offset)
+        if fit.synthesized_s <= MAX_COMPRESS * (next_start - BREATH_S - fit.slot.start):
+            assert not fit.cut, "cut although 1.2x and the borrowable gap sufficed"
+        previous_end = fit_end + FADE_S
 
 
 def test_silence_with_a_face_in_view_is_not_sent_to_the_engine(localized: Localized) -> None:
@@ -116,8 +128,14 @@ def test_silence_with_a_face_in_view_is_not_sent_to_the_engine(localized: Locali
     assert abs(plan.frames_in_windows - expected_frames) <= tolerance, (
         plan.frames_in_windows, expected_frames, plan.windows,
     )  # fmt: skip
+    # the longest quiet stretch of the dub (the built 8 s pause, less what a line borrowed):
+    # beyond the 0.4 s padding and one chunk of growth on each side, no frame goes to the engine
+    quiet_start, quiet_end = longest_quiet(loud)
+    assert quiet_end - quiet_start >= 4.0, (quiet_start, quiet_end)
+    margin = 0.4 + 16 / 25
+    for window in sync_windows:
+        assert window.end <= quiet_start + margin or window.start >= quiet_end - margin, window
     fraction = plan.frames_in_windows / plan.frames_total
-    assert fraction < 0.7, fraction
     print(
         f"frames sent to the engine: {plan.frames_in_windows}/{plan.frames_total} = {fraction:.2f}"
     )
