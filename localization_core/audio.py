@@ -26,12 +26,17 @@ def read_audio(path: Path, *, mono: bool = False) -> tuple[Samples, int]:
 
 
 def write_audio(path: Path, samples: Samples, rate: int) -> Path:
-    """Write float WAV atomically (temp file in the same directory, then rename)."""
+    """Write 32-bit float WAV atomically (temp file in the same directory, then rename).
+
+    The RF64 flavour of WAV: libsndfile stamps plain float WAVs with the time of writing (a PEAK
+    chunk), so the same samples would give different bytes on every run. ffmpeg and libsndfile
+    read RF64 as WAV.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
     os.close(fd)
     try:
-        sf.write(tmp, samples, rate, subtype="FLOAT", format="WAV")
+        sf.write(tmp, samples, rate, subtype="FLOAT", format="RF64")
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

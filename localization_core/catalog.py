@@ -95,6 +95,14 @@ def save_record(storage: StorageBackend, record: VideoRecord) -> VideoRecord:
     return record
 
 
+def set_source_language(storage: StorageBackend, video_id: str, language: str) -> VideoRecord:
+    """Set or correct the source language of a registered video (detection is skipped)."""
+    record = load_record(storage, video_id)
+    if record.source_language == language:
+        return record
+    return save_record(storage, record.model_copy(update={"source_language": language}))
+
+
 def record_for_upload(
     storage: StorageBackend,
     info: ObjectInfo,
@@ -110,6 +118,10 @@ def record_for_upload(
     except InvalidInputError:
         existing = None
     if existing is not None and existing.version == (info.content_md5 or info.etag):
+        if source_language and source_language != existing.source_language:
+            existing = save_record(
+                storage, existing.model_copy(update={"source_language": source_language})
+            )
         return existing, False
     record = VideoRecord(
         video_id=video_id,

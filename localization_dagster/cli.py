@@ -17,11 +17,13 @@ from rich.console import Console
 from rich.table import Table
 
 from localization_core.catalog import check_language, list_records, load_record
-from localization_core.errors import LocalizationError
+from localization_core.errors import InvalidInputError, LocalizationError
 from localization_core.stages.assemble import output_prefix
 from localization_core.storage.local import LocalStorage
+from localization_dagster.freshness import AssetState, StaleChecker, downstream, plan, source_state
+from localization_dagster.orphans import mark_orphans
 from localization_dagster.partitions import languages
-from localization_dagster.registration import register
+from localization_dagster.registration import correct_source_language, register
 from localization_dagster.resources import Runtime, runtime
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
@@ -122,20 +124,79 @@ def _summary(rt: Runtime, video_id: str, language: str) -> Path:
     return video
 
 
-def _localize(video_id: str, targets: list[str], preset: str) -> list[Path]:
-    rt = runtime()
-    instance = open_instance(rt.settings)
+def _run_level(
+    instance: dg.DagsterInstance,
+    states: list[AssetState],
+    partition: str,
+    forced: set[str],
+) -> None:
+    """Materialize what ``states`` says is due (and what ``forced`` names); say what is reused."""
     from localization_dagster.definitions import defs
 
+    checker = StaleChecker(instance, defs)
+    due = plan(checker, states, forced)
+    reused = [state.asset for state in states if state.asset not in due]
+    if reused:
+        out.print(f"  [dim]= reused (fresh): {', '.join(reused)}[/dim]", highlight=False)
+    missing = [state.asset for state in states if state.status == "missing"]
+    if missing:
+        out.print(f"  [dim]+ never materialized: {', '.join(missing)}[/dim]", highlight=False)
+    for state in states:
+        if state.status == "stale":
+            out.print(f"  [yellow]![/yellow] {state.asset} is stale: {state.reason}")
+    if due:
+        run_id = materialize(defs, instance, due, partition, _progress)
+        out.print(f"run {run_id}", highlight=False)
+
+
+def _mark_orphans(instance: dg.DagsterInstance) -> None:
+    """Fail the runs of `localize` processes that died, and say so."""
+    for run_id in mark_orphans(instance):
+        out.print(
+            f"[yellow]marked run {run_id[:8]} failed: its localize process ended[/yellow]",
+            highlight=False,
+        )
+
+
+def _forced(force: str | None) -> set[str]:
+    """The assets ``--force`` redoes: one stage and everything downstream of it, or all."""
+    from localization_dagster.definitions import defs
+
+    everything = {*VIDEO_ASSETS, *LOCALIZATION_ASSETS}
+    if force is None:
+        return set()
+    if force == "all":
+        return everything
+    if force not in everything:
+        raise InvalidInputError(
+            f"--force {force!r}: not a stage (one of {', '.join(sorted(everything))}, or all)"
+        )
+    return downstream(defs, force) & everything
+
+
+def _localize(
+    video_id: str, targets: list[str], preset: str, force: str | None = None
+) -> list[Path]:
+    """Materialize only what is missing, stale or forced: the video level, then each target."""
+    from localization_dagster.definitions import defs
+
+    rt = runtime()
+    instance = open_instance(rt.settings)
+    forced = _forced(force)
+    _mark_orphans(instance)
+    record = load_record(rt.storage, video_id)
     out.print(f"[bold]{video_id}[/bold]: video-level stages", highlight=False)
-    run_id = materialize(defs, instance, VIDEO_ASSETS, video_id, _progress)
-    out.print(f"run {run_id}", highlight=False)
+    checker = StaleChecker(instance, defs)
+    states = [source_state(checker, record)]
+    states += [checker.state(asset, video_id) for asset in VIDEO_ASSETS[1:]]
+    _run_level(instance, states, video_id, forced)
     outputs = []
     for target in targets:
         key = dg.MultiPartitionKey({"video": video_id, "lang": target})
         out.print(f"[bold]{video_id} -> {target}[/bold] (preset {preset})", highlight=False)
-        run_id = materialize(defs, instance, LOCALIZATION_ASSETS, key, _progress)
-        out.print(f"run {run_id}", highlight=False)
+        checker = StaleChecker(instance, defs)  # after the video-level run
+        states = [checker.state(asset, str(key)) for asset in LOCALIZATION_ASSETS]
+        _run_level(instance, states, key, forced)
         outputs.append(_summary(rt, video_id, target))
     return outputs
 
@@ -163,14 +224,20 @@ def add(
 
 @app.command()
 @one_line_errors
-def run(
+def run(  # noqa: PLR0917 - typer passes each option as a parameter
     video_or_path: str,
     to: str = typer.Option(..., "--to", help="target languages, comma separated"),
     preset: str = typer.Option("BALANCED", help="FAST, BALANCED, HIGH_QUALITY or ULTRA"),
-    source: str | None = typer.Option(None, "--from", help="source language (skip detection)"),
+    source: str | None = typer.Option(
+        None, "--from", help="source language (skip detection); corrects a registered video's"
+    ),
     video_id: str | None = typer.Option(None, "--id", help="video id for a new path"),
+    force: str | None = typer.Option(
+        None, "--force", help="redo on purpose: a STAGE and what follows it, or all"
+    ),
 ) -> None:
-    """Register (for a path) and localize a video now, in this process."""
+    """Register (for a path) and localize a video now, in this process; only what is missing,
+    failed or stale is materialized, the rest is reused."""
     if preset.upper() not in PRESETS:
         raise typer.BadParameter(f"preset must be one of {', '.join(PRESETS)}")
     rt = runtime()
@@ -188,8 +255,10 @@ def run(
         vid = record.video_id
     else:
         vid = load_record(rt.storage, video_or_path).video_id
+        if source:
+            correct_source_language(rt, vid, source)
         open_instance(rt.settings).add_dynamic_partitions(languages.name or "languages", targets)
-    _localize(vid, targets, preset.upper())
+    _localize(vid, targets, preset.upper(), force)
 
 
 @app.command()
@@ -219,7 +288,10 @@ def status(video: str | None = typer.Argument(None, help="one video id (default:
         out.print("no videos registered yet (localize add PATH --to LANG)")
         return
     table = Table("partition", "stage", "status", "detail")
-    for row in status_rows(instance, [r.video_id for r in records]):
+    from localization_dagster.definitions import defs
+
+    _mark_orphans(instance)
+    for row in status_rows(instance, defs, records):
         colour = {"done": "green", "failed": "red", "stale": "yellow"}.get(row.status, "dim")
         table.add_row(row.partition, row.stage, f"[{colour}]{row.status}[/{colour}]", row.detail)
     out.print(table)

@@ -10,6 +10,7 @@ from localization_core.catalog import (
     check_language,
     check_video_id,
     record_for_upload,
+    set_source_language,
     slugify,
     upload_key,
 )
@@ -29,6 +30,23 @@ def detect_source_language(rt: Runtime, path: Path) -> str | None:
         return None  # unreadable media fail at source_video, with the stage recorded
     language, probability = rt.transcriber.detect_language(speech)
     return language if probability >= MIN_LANGUAGE_PROBABILITY else None
+
+
+def check_source(rt: Runtime, code: str) -> str:
+    """A normalized source language the transcriber recognises, or one clear error."""
+    language = check_language(code)
+    known = rt.transcriber.supported_languages()
+    if language not in known:
+        raise InvalidInputError(
+            f"{code!r} is not a language the transcriber knows "
+            f"({rt.settings.stt_model} knows {len(known)}: {', '.join(sorted(known)[:8])} ...)"
+        )
+    return language
+
+
+def correct_source_language(rt: Runtime, video_id: str, code: str) -> VideoRecord:
+    """Set or correct a registered video's source language; its transcript turns stale."""
+    return set_source_language(rt.storage, check_video_id(video_id), check_source(rt, code))
 
 
 def register(
@@ -52,7 +70,7 @@ def register(
     wanted = [check_language(code) for code in targets]
     if not wanted:
         raise InvalidInputError("give at least one target language with --to")
-    source = check_language(source_language) if source_language else None
+    source = check_source(rt, source_language) if source_language else None
     for target in wanted:
         check_target(rt.translator, target, source)
     if source is None and detect:

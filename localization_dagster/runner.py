@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from localization_core.settings import Settings
+from localization_dagster.orphans import process_tags
 
 VIDEO_ASSETS = ("source_video", "stems", "transcript", "face_track")
 LOCALIZATION_ASSETS = (
@@ -149,7 +150,7 @@ def materialize(
             partition_key=partition_key,
             raise_on_error=False,
             run_config=QUIET,
-            tags={"localize/token": token, "localize/trigger": "cli"},
+            tags={"localize/token": token, "localize/trigger": "cli", **process_tags()},
         )
     finally:
         if watcher:

@@ -3,12 +3,13 @@
 "Awaiting review" arrives with the review flow (DESIGN section 9); today's gate approves at once.
 """
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 
+from localization_core.catalog import VideoRecord
+from localization_dagster.freshness import StaleChecker, source_state
 from localization_dagster.partitions import languages
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
@@ -22,15 +23,6 @@ ACTIVE = {
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 }
-
-
-@functools.cache
-def upstream_of(asset: str) -> tuple[str, ...]:
-    """The assets ``asset`` reads, from the asset graph itself."""
-    from localization_dagster.definitions import defs
-
-    node = defs.resolve_asset_graph().get(dg.AssetKey(asset))
-    return tuple(sorted(key.to_user_string() for key in node.parent_keys))
 
 
 @dataclass(frozen=True)
@@ -105,9 +97,9 @@ def _failed_row(
 
 def _row(
     instance: dg.DagsterInstance,
+    checker: StaleChecker,
     asset: str,
     partition: str,
-    upstream: dict[str, str],
     seen: dict[tuple[str, str], _Materialized | None],
 ) -> StatusRow:
     done = _cached(instance, asset, partition, seen)
@@ -116,31 +108,33 @@ def _row(
         return attempt
     if done is None:
         return StatusRow(partition, asset, "missing", "")
-    for parent in upstream_of(asset):
-        parent_partition = upstream[parent]
-        parent_done = _cached(instance, parent, parent_partition, seen)
-        if parent_done is not None and parent_done.storage_id > done.storage_id:
-            return StatusRow(partition, asset, "stale", f"{parent} changed since")
+    state = checker.state(asset, partition)
+    if state.status == "stale":
+        return StatusRow(partition, asset, "stale", state.reason)
     return StatusRow(partition, asset, "done", f"run {done.run_id[:8]}")
 
 
-def _partitions(video: str, langs: Iterable[str]) -> list[tuple[str, dict[str, str]]]:
-    keys = [(video, dict.fromkeys(VIDEO_ASSETS, video))]
-    for lang in langs:
-        key = str(dg.MultiPartitionKey({"video": video, "lang": lang}))
-        keys.append(
-            (key, {**dict.fromkeys(VIDEO_ASSETS, video), **dict.fromkeys(LOCALIZATION_ASSETS, key)})
-        )
-    return keys
+def _partitions(video: str, langs: Iterable[str]) -> list[str]:
+    return [video, *(str(dg.MultiPartitionKey({"video": video, "lang": lang})) for lang in langs)]
 
 
-def status_rows(instance: dg.DagsterInstance, videos: Sequence[str]) -> list[StatusRow]:
-    """Every stage of every partition of ``videos`` (each video in every registered language)."""
+def status_rows(
+    instance: dg.DagsterInstance, defs: dg.Definitions, records: Sequence[VideoRecord]
+) -> list[StatusRow]:
+    """Every stage of every partition of ``records`` (each video in every registered language):
+    stale as Dagster's data versions say, and ``source_video`` also against the catalog."""
     langs = instance.get_dynamic_partitions(languages.name or "languages")
+    checker = StaleChecker(instance, defs)
     seen: dict[tuple[str, str], _Materialized | None] = {}
     rows: list[StatusRow] = []
-    for video in videos:
-        for partition, upstream in _partitions(video, langs):
-            stages = VIDEO_ASSETS if partition == video else LOCALIZATION_ASSETS
-            rows.extend(_row(instance, asset, partition, upstream, seen) for asset in stages)
+    for record in records:
+        for partition in _partitions(record.video_id, langs):
+            stages = VIDEO_ASSETS if partition == record.video_id else LOCALIZATION_ASSETS
+            for asset in stages:
+                row = _row(instance, checker, asset, partition, seen)
+                if asset == "source_video" and row.status == "done":
+                    source = source_state(checker, record)
+                    if source.status == "stale":
+                        row = StatusRow(partition, asset, "stale", source.reason)
+                rows.append(row)
     return rows

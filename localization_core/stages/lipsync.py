@@ -26,7 +26,8 @@ def sync_window(
     engine: LipSyncer,
     force: bool = False,
 ) -> SegmentResult:
-    """Run the engine on one window unless its result is already stored (or it is dub-only)."""
+    """Run the engine on one window unless its result is already stored. A dub-only window, or
+    any window of an engine that changes no frame, costs nothing: no cut, no encode, no store."""
     base = {
         "index": window.index,
         "start": window.start,
@@ -34,7 +35,7 @@ def sync_window(
         "cache_key": window.cache_key,
         "engine": engine.name,
     }
-    if window.mode == "dub_only":
+    if window.mode == "dub_only" or not engine.changes_frames:
         return SegmentResult(**base, status="dub_only")
     store = segment_store(workspace)
     if store.has(window.cache_key) and not force:

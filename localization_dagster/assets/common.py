@@ -12,7 +12,9 @@ from localization_core.errors import (
     LocalizationError,
     ProcessingError,
 )
+from localization_core.settings import get_settings
 from localization_dagster.partitions import localizations, videos
+from localization_dagster.versions import code_version
 
 EAGER = dg.AutomationCondition.eager()
 with warnings.catch_warnings():  # beta in Dagster, and the mapping DESIGN section 3 prescribes
@@ -23,6 +25,11 @@ TRANSIENT_RETRY = dg.RetryPolicy(
 )
 
 __all__ = ["EAGER", "FROM_VIDEO", "TRANSIENT_RETRY", "localizations", "videos"]
+
+
+def version_of(asset: str) -> str:
+    """The code version of ``asset`` under this process's settings (see ``versions``)."""
+    return code_version(asset, get_settings())
 
 
 def video_input() -> dg.AssetIn:

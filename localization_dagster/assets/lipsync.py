@@ -20,6 +20,7 @@ from localization_dagster.assets.common import (
     TRANSIENT_RETRY,
     localizations,
     stage,
+    version_of,
     video_input,
 )
 from localization_dagster.resources import LocalizationResource, pool_for
@@ -119,6 +120,7 @@ def collect_segments(
     group_name="localization",
     automation_condition=EAGER,
     ins={"source_video": video_input()},
+    code_version=version_of("lipsync"),
 )
 def lipsync(source_video: SourceVideo, dub_track: DubTrack, sync_plan: SyncPlan) -> LipSync:
     """Per-window lip-sync through the segment store, then the composited picture."""

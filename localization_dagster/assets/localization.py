@@ -24,6 +24,7 @@ from localization_dagster.assets.common import (
     language,
     localizations,
     stage,
+    version_of,
     video_id,
     video_input,
 )
@@ -37,6 +38,7 @@ from localization_dagster.resources import LocalizationResource, pool_for
     ins={"transcript": video_input(), "stems": video_input()},
     pool=pool_for("translation"),
     retry_policy=TRANSIENT_RETRY,
+    code_version=version_of("translation"),
 )
 def translation(
     context: dg.AssetExecutionContext,
@@ -67,7 +69,12 @@ def translation(
     )
 
 
-@dg.asset(partitions_def=localizations, group_name="localization", automation_condition=EAGER)
+@dg.asset(
+    partitions_def=localizations,
+    group_name="localization",
+    automation_condition=EAGER,
+    code_version=version_of("translation_review"),
+)
 def translation_review(
     context: dg.AssetExecutionContext, translation: Translation, localization: LocalizationResource
 ) -> dg.Output[ReviewDecision]:
@@ -89,6 +96,7 @@ def translation_review(
     ins={"source_video": video_input(), "stems": video_input()},
     pool=pool_for("synthesis"),
     retry_policy=TRANSIENT_RETRY,
+    code_version=version_of("dub_track"),
 )
 def dub_track(
     context: dg.AssetExecutionContext,
@@ -132,6 +140,7 @@ def dub_track(
     group_name="localization",
     automation_condition=EAGER,
     ins={"source_video": video_input(), "face_track": video_input()},
+    code_version=version_of("sync_plan"),
 )
 def sync_plan(
     source_video: SourceVideo,
@@ -169,6 +178,7 @@ def sync_plan(
     group_name="localization",
     automation_condition=EAGER,
     ins={"source_video": video_input(), "stems": video_input(), "transcript": video_input()},
+    code_version=version_of("localized_video"),
 )
 def localized_video(
     source_video: SourceVideo,

@@ -1,19 +1,34 @@
 """Video-level assets: source_video, stems, transcript, face_track."""
 
+import warnings
+
 import dagster as dg
 
 from localization_core.artifacts import FaceTrack, SourceVideo, Stems
-from localization_core.catalog import load_record
+from localization_core.catalog import VideoRecord, load_record
 from localization_core.domain import Transcript
 from localization_core.stages.faces import face_metadata, track_faces
 from localization_core.stages.ingest import ingest
 from localization_core.stages.separate import separate
 from localization_core.stages.transcribe import transcribe
-from localization_dagster.assets.common import EAGER, TRANSIENT_RETRY, stage, video_id, videos
+from localization_dagster.assets.common import (
+    EAGER,
+    TRANSIENT_RETRY,
+    stage,
+    version_of,
+    video_id,
+    videos,
+)
 from localization_dagster.resources import LocalizationResource, pool_for
+from localization_dagster.versions import source_data_version
 
 
-@dg.asset(partitions_def=videos, group_name="video", kinds={"ffmpeg"})
+@dg.asset(
+    partitions_def=videos,
+    group_name="video",
+    kinds={"ffmpeg"},
+    code_version=version_of("source_video"),
+)
 def source_video(
     context: dg.AssetExecutionContext, localization: LocalizationResource
 ) -> dg.Output[SourceVideo]:
@@ -22,11 +37,20 @@ def source_video(
     with stage("source_video"):
         record = load_record(rt.storage, video_id(context))
         source = ingest(rt.workspace, record)
+    with warnings.catch_warnings():  # Output(data_version=) is beta; it is how a root asset
+        warnings.simplefilter("ignore", dg.BetaWarning)  # tells Dagster what changed
+        return _source_output(source, record)
+
+
+def _source_output(source: SourceVideo, record: VideoRecord) -> dg.Output[SourceVideo]:
+    """The ingested source with its data version: content version and source language."""
     facts = source.probe
     return dg.Output(
         source,
+        data_version=dg.DataVersion(source_data_version(record)),
         metadata={
             "version": record.version,
+            "source_language": record.source_language or "detect",
             "duration_s": facts.duration,
             "fps": float(facts.fps or 0),
             "vfr": facts.vfr,
@@ -43,6 +67,7 @@ def source_video(
     automation_condition=EAGER,
     pool=pool_for("separation"),
     retry_policy=TRANSIENT_RETRY,
+    code_version=version_of("stems"),
 )
 def stems(source_video: SourceVideo, localization: LocalizationResource) -> dg.Output[Stems]:
     """Vocals and background; a dual-mono source is flagged as degraded."""
@@ -65,6 +90,7 @@ def stems(source_video: SourceVideo, localization: LocalizationResource) -> dg.O
     automation_condition=EAGER,
     pool=pool_for("transcription"),
     retry_policy=TRANSIENT_RETRY,
+    code_version=version_of("transcript"),
 )
 def transcript(
     source_video: SourceVideo, stems: Stems, localization: LocalizationResource
@@ -84,7 +110,13 @@ def transcript(
     )
 
 
-@dg.asset(partitions_def=videos, group_name="video", automation_condition=EAGER, kinds={"opencv"})
+@dg.asset(
+    partitions_def=videos,
+    group_name="video",
+    automation_condition=EAGER,
+    kinds={"opencv"},
+    code_version=version_of("face_track"),
+)
 def face_track(
     source_video: SourceVideo, localization: LocalizationResource
 ) -> dg.Output[FaceTrack]:

@@ -194,7 +194,7 @@ def test_vfr_is_flagged(generated: dict[str, Path]) -> None:
         ("talking_head_512_25fps.mp4", Fraction(25), (512, 512), False),
     ],
 )
-def test_shared_clips(name: str, fps: Fraction | None, size: tuple[int, int], vfr: bool) -> None:
+def test_real_clips(name: str, fps: Fraction | None, size: tuple[int, int], vfr: bool) -> None:
     facts = media.probe(media_file(name))
     assert facts.vfr is vfr
     if fps is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -247,6 +248,34 @@ def test_dub_only_returns_the_clip_unchanged(tmp_path: Path) -> None:
     out = engine.sync(source, source, tmp_path / "out.mp4")
     assert out.read_bytes() == source.read_bytes()
     assert not engine.uses_gpu
+
+
+def test_a_dub_only_window_costs_nothing(tmp_path: Path) -> None:
+    """No cut, no encode, nothing stored: under a second for any window of an engine that
+    changes no frame."""
+    from localization_core.artifacts import DubTrack, SourceVideo, SyncWindow
+    from localization_core.domain import MediaProbe
+    from localization_core.stages.lipsync import sync_window
+    from localization_core.storage.local import LocalStorage
+    from localization_core.workspace import Workspace
+
+    storage = LocalStorage(tmp_path / "storage")
+    workspace = Workspace(storage, tmp_path / "work")
+    probe = MediaProbe(duration=5.0, has_video=True)
+    source = SourceVideo(
+        video_id="v", key="missing.mp4", filename="v.mp4", version="1", probe=probe
+    )
+    dub = DubTrack(language="en", voice_key="missing.wav", mix_key="missing.wav")
+    started = time.monotonic()
+    results = [
+        sync_window(workspace, source=source, dub=dub, engine=create_lipsyncer(),
+                    window=SyncWindow(index=i, start=i, end=i + 1.28, mode=mode, cache_key="k"))
+        for i, mode in enumerate(("sync", "dub_only"))
+    ]  # fmt: skip
+    assert time.monotonic() - started < 1.0
+    assert [result.status for result in results] == ["dub_only", "dub_only"]
+    assert [result.key for result in results] == [None, None]
+    assert list(storage.list("")) == []
 
 
 def test_unknown_provider_names_the_choices(model_settings: Settings) -> None:

@@ -69,6 +69,7 @@ def test_production_config_loads_with_every_operational_setting(
     assert instance.run_retries_retry_on_asset_or_op_failure is False
     monitoring = instance.run_monitoring_settings
     assert monitoring["enabled"] and monitoring["free_slots_after_run_end_seconds"] > 0
+    assert monitoring["max_runtime_seconds"] > 0, "a dead worker's run must end to free its slot"
     concurrency = instance.get_concurrency_config()
     assert concurrency.run_queue_config is not None
     assert concurrency.run_queue_config.max_concurrent_runs == 8

@@ -53,3 +53,4 @@ def test_demo_localizes_the_generated_sample_to_english(
         check=False,
     )  # fmt: skip
     assert again.returncode == 0 and "generating" not in again.stdout, "the sample is reused"
+    assert not re.search(r"^run [0-9a-f-]{36}$", again.stdout, flags=re.MULTILINE), "no rerun"

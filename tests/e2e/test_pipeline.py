@@ -190,6 +190,9 @@ class ReviewedTranscript(Transcriber):
     def detect_language(self, audio: Path) -> tuple[str, float]:
         return "en", 1.0
 
+    def supported_languages(self) -> frozenset[str]:
+        return frozenset({"en"})
+
 
 FOUR_SLOTS = ((0.2, 1.2), (1.5, 2.1), (2.5, 3.5), (3.8, 4.9))
 TOO_LONG = (

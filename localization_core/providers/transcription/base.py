@@ -20,3 +20,7 @@ class Transcriber(ABC):
     @abstractmethod
     def detect_language(self, audio: Path) -> tuple[str, float]:
         """The spoken language of ``audio`` (first 30 s) and its probability."""
+
+    @abstractmethod
+    def supported_languages(self) -> frozenset[str]:
+        """The source language codes this model recognises (``--from`` is checked against it)."""

@@ -45,9 +45,17 @@ def _words(segments: Any) -> list[Word]:
     return words
 
 
+NO_SPEECH = 0.6
+LOW_LOGPROB = -1.0
+LOOPING = 2.4  # Whisper's compression-ratio threshold: above it the decode repeats itself
+
+
 def _hallucinated(segment: Any) -> bool:
-    """Whisper's own no-speech rule: likely silence and a low-confidence decode."""
-    return bool(segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0)
+    """Whisper's own rules for a failed decode of likely silence: a low-confidence decode, or a
+    repetition loop (which Whisper would resample at a higher temperature; decoding stays at
+    temperature 0 here so that the same audio always gives the same lines)."""
+    failed = segment.avg_logprob < LOW_LOGPROB or segment.compression_ratio > LOOPING
+    return bool(segment.no_speech_prob > NO_SPEECH and failed)
 
 
 class FasterWhisperTranscriber(Transcriber):
@@ -68,6 +76,7 @@ class FasterWhisperTranscriber(Transcriber):
                 language="en" if english_only else language,
                 word_timestamps=True,
                 beam_size=5,
+                temperature=0.0,  # no fallback sampling: the same audio gives the same lines
                 vad_filter=False,
                 condition_on_previous_text=False,
             )
@@ -80,6 +89,10 @@ class FasterWhisperTranscriber(Transcriber):
             lines=tuple(split_into_dub_lines(words)),
             model=self.model_name,
         )
+
+    def supported_languages(self) -> frozenset[str]:
+        """Whisper's language codes (only ``en`` for an English-only model)."""
+        return frozenset(self._model.supported_languages)
 
     def detect_language(self, audio: Path) -> tuple[str, float]:
         """Whisper's language identification on the first 30 s."""

@@ -51,6 +51,7 @@ class WhisperTranslator(Translator):
                 task="translate",
                 language=source,
                 beam_size=5,
+                temperature=0.0,  # no fallback sampling: the same line gives the same words
                 without_timestamps=True,
                 condition_on_previous_text=False,
                 vad_filter=False,

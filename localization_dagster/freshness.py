@@ -1,0 +1,119 @@
+"""Which asset partitions a run must materialize: the missing, the stale, the forced.
+
+Dagster has no public per-partition staleness API; ``StaleChecker`` wraps the resolver the UI
+itself uses (``CachingStaleStatusResolver``, behind GraphQL's ``staleStatusByPartition``), and a
+test pins the two to the same answer. Dagster does not call a partition stale because an upstream
+one *is* stale (only once the upstream has been re-materialized with a new data version), so
+``plan`` adds everything downstream of a chosen asset to the run: a chain reruns from its first
+out-of-date link, and Dagster's data versions keep the rest fresh when nothing really changed.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import dagster as dg
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView
+from dagster._core.definitions.data_version import (
+    DATA_VERSION_TAG,
+    CachingStaleStatusResolver,
+    StaleCause,
+    StaleStatus,
+)
+from dagster._core.definitions.temporal_context import TemporalContext
+from dagster._time import get_current_datetime
+
+from localization_core.catalog import VideoRecord
+from localization_dagster.versions import source_data_version
+
+Status = Literal["fresh", "stale", "missing"]
+
+
+@dataclass(frozen=True)
+class AssetState:
+    """One asset partition: fresh, stale or missing, and why."""
+
+    asset: str
+    status: Status
+    reason: str = ""
+
+
+class StaleChecker:
+    """Staleness of asset partitions as the Dagster UI reports it, for one moment in time."""
+
+    def __init__(self, instance: dg.DagsterInstance, defs: dg.Definitions) -> None:
+        self.instance = instance
+        graph = self.graph = defs.resolve_asset_graph()
+        view = AssetGraphView(
+            temporal_context=TemporalContext(
+                effective_dt=get_current_datetime(), last_event_id=None
+            ),
+            instance=instance,
+            asset_graph=graph,
+        )
+        self.resolver = CachingStaleStatusResolver(instance, graph, view)
+
+    def state(self, asset: str, partition: str) -> AssetState:
+        """Dagster's status of one asset partition, with its first stale cause."""
+        key = dg.AssetKey(asset)
+        status = self.resolver.get_status(key, partition)
+        if status == StaleStatus.MISSING:
+            return AssetState(asset, "missing", "never materialized")
+        if status == StaleStatus.STALE:
+            causes = self.resolver.get_stale_root_causes(key, partition)
+            return AssetState(asset, "stale", _describe(causes[0]) if causes else "stale")
+        return AssetState(asset, "fresh")
+
+    def data_version(self, asset: str, partition: str) -> str | None:
+        """The data version of the latest materialization of one asset partition."""
+        record = self.instance.get_latest_data_version_record(
+            dg.AssetKey(asset), partition_key=partition
+        )
+        materialization = record.asset_materialization if record else None
+        if materialization is None or materialization.tags is None:
+            return None
+        return materialization.tags.get(DATA_VERSION_TAG)
+
+
+def _describe(cause: StaleCause) -> str:
+    """``source_video has a new data version`` from a Dagster stale cause."""
+    return f"{cause.key.asset_key.to_user_string()} {cause.reason}"
+
+
+def source_state(checker: StaleChecker, record: VideoRecord) -> AssetState:
+    """``source_video`` against the catalog: stale when the upload or its language changed."""
+    state = checker.state("source_video", record.video_id)
+    if state.status != "fresh":
+        return state
+    if checker.data_version("source_video", record.video_id) != source_data_version(record):
+        return AssetState("source_video", "stale", "the upload or its source language changed")
+    return state
+
+
+def downstream(defs: dg.Definitions, asset: str) -> set[str]:
+    """``asset`` and every asset that depends on it, directly or not."""
+    graph = defs.resolve_asset_graph()
+    found = {asset}
+    pending = [asset]
+    while pending:
+        for child in graph.get(dg.AssetKey(pending.pop())).child_keys:
+            name = child.to_user_string()
+            if name not in found:
+                found.add(name)
+                pending.append(name)
+    return found
+
+
+def plan(checker: StaleChecker, states: Sequence[AssetState], forced: set[str]) -> list[str]:
+    """The assets of ``states`` to materialize, in their order: every missing, stale or forced
+    one and everything downstream of it among them."""
+    names = [state.asset for state in states]
+    due = {state.asset for state in states if state.status != "fresh"} | (forced & set(names))
+    pending = list(due)
+    while pending:
+        for child in checker.graph.get(dg.AssetKey(pending.pop())).child_keys:
+            name = child.to_user_string()
+            if name in names and name not in due:
+                due.add(name)
+                pending.append(name)
+    return [name for name in names if name in due]

@@ -1,0 +1,56 @@
+"""Code and data versions: what makes an asset partition stale in Dagster's own eyes.
+
+Every asset has a code version: its stage's revision (bump it when the stage's logic changes what
+it produces) and the provider settings that change its output. Dagster then derives each
+materialization's data version from the code version and the data versions of its inputs, so a
+rerun with the same inputs leaves everything downstream fresh, and a changed input or a changed
+provider makes exactly the dependent partitions stale.
+
+``source_video`` is the root: its data version is built from what the catalog says about the
+upload (content version and source language), so a re-upload or a ``--from`` correction turns
+everything downstream stale.
+"""
+
+import hashlib
+
+from localization_core.catalog import VideoRecord
+from localization_core.settings import Settings
+
+# bump an asset's revision when its stage changes what it produces for the same inputs
+REVISIONS = {
+    "source_video": "1",
+    "stems": "2",  # stems written as RF64 (deterministic bytes)
+    "transcript": "2",  # temperature 0 without fallback sampling
+    "face_track": "1",
+    "translation": "2",  # temperature 0 without fallback sampling
+    "translation_review": "1",
+    "dub_track": "2",  # cuts flagged, not failed
+    "sync_plan": "1",
+    "lipsync": "1",
+    "localized_video": "2",  # report lists cut and failed lines
+}
+
+
+def _providers(asset: str, settings: Settings) -> str:
+    """The settings that change ``asset``'s output (empty for provider-free stages)."""
+    chosen = {
+        "stems": settings.separator_provider,
+        "transcript": f"{settings.stt_provider}:{settings.stt_model}",
+        "translation": f"{settings.translator_provider}:{settings.translation_model}",
+        "dub_track": f"{settings.tts_provider}|lufs{settings.loudness_target_lufs:g}",
+        "sync_plan": settings.lipsync_provider,
+        "lipsync": settings.lipsync_provider,
+    }
+    return chosen.get(asset, "")
+
+
+def code_version(asset: str, settings: Settings) -> str:
+    """``asset``'s code version under ``settings`` (e.g. ``2|faster_whisper:base``)."""
+    providers = _providers(asset, settings)
+    return f"{REVISIONS[asset]}|{providers}" if providers else REVISIONS[asset]
+
+
+def source_data_version(record: VideoRecord) -> str:
+    """The data version of ``source_video`` for a catalog record: content and source language."""
+    basis = f"{record.version}|{record.source_language or 'detect'}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:24]
