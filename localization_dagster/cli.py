@@ -7,10 +7,14 @@ import functools
 import json
 import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+import click
 import dagster as dg
 import typer
 from rich.console import Console
@@ -20,6 +24,7 @@ from localization_core.catalog import check_language, list_records, load_record
 from localization_core.errors import InvalidInputError, LocalizationError
 from localization_core.stages.assemble import output_prefix
 from localization_core.storage.local import LocalStorage
+from localization_dagster.assets.common import describe
 from localization_dagster.freshness import AssetState, StaleChecker, downstream, plan, source_state
 from localization_dagster.orphans import mark_orphans
 from localization_dagster.partitions import languages
@@ -48,16 +53,48 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _error(message: str, code: int) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _log_details(exc: BaseException) -> Path | None:
+    """Write the traceback to ``<data dir>/logs/localize.log`` (or the temp dir when the data
+    dir cannot be written); returns where it went."""
+    text = "".join(traceback.format_exception(exc))
+    data_dir = Path(os.environ.get("LOCALIZATION_DATA_DIR", "data"))
+    for folder in (data_dir / "logs", Path(tempfile.gettempdir()) / "localize-logs"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / "localize.log"
+            with path.open("a", encoding="utf-8") as log:
+                log.write(f"--- {datetime.now(UTC).isoformat()}\n{text}")
+            return path
+        except OSError:
+            continue
+    return None
+
+
 def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn known failures into ``error: ...`` and exit code 1."""
+    """Every failure is one ``error: ...`` line and a non-zero exit, never a traceback: known
+    failures and environment problems (a read-only disk, a too-long path) exit 1; anything
+    unexpected exits 2 and its traceback goes to a log file that the line names."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
+        except (typer.Exit, click.ClickException, click.exceptions.Abort):
+            raise
         except (LocalizationError, RunFailedError) as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            raise _error(str(exc), 1) from None
+        except OSError as exc:
+            _log_details(exc)
+            raise _error(describe(exc), 1) from None
+        except Exception as exc:
+            where = _log_details(exc)
+            detail = f" (details in {where})" if where else ""
+            raise _error(f"internal error: {describe(exc)}{detail}", 2) from None
 
     return wrapper
 

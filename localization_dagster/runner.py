@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 
 from localization_core.settings import Settings
 from localization_dagster.orphans import process_tags
@@ -103,6 +104,16 @@ def _asset_of(step: str) -> str:
     return step.split(".", 1)[0]
 
 
+def _innermost(error: SerializableErrorInfo | None) -> str:
+    """The first line of the innermost cause: what went wrong under Dagster's own wrapping
+    (e.g. an I/O manager's read-only disk under ``DagsterExecutionHandleOutputError``)."""
+    if error is None:
+        return "failed"
+    while error.cause is not None:
+        error = error.cause
+    return (error.message.strip().splitlines() or ["failed"])[0]
+
+
 def failure_of(events: Iterable[dg.DagsterEvent], run_id: str) -> RunFailedError | None:
     """The first step failure among ``events``: its stage (from metadata) and one-line reason."""
     for event in events:
@@ -115,8 +126,9 @@ def failure_of(events: Iterable[dg.DagsterEvent], run_id: str) -> RunFailedError
             stage_value = user.metadata.get("stage")
             stage = str(stage_value.value) if stage_value is not None else _asset_of(step)
             return RunFailedError(run_id, stage, step, user.description or "failed")
-        error = data.error.message.strip().splitlines()[0] if data and data.error else "failed"
-        return RunFailedError(run_id, _asset_of(step), step, error)
+        return RunFailedError(
+            run_id, _asset_of(step), step, _innermost(data.error if data else None)
+        )
     return None
 
 

@@ -1,5 +1,6 @@
 """What every stage asset shares: partition keys, failure translation, automation."""
 
+import random
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -7,10 +8,10 @@ from contextlib import contextmanager
 import dagster as dg
 
 from localization_core.errors import (
-    ConfigurationError,
-    InvalidInputError,
+    GpuServiceError,
     LocalizationError,
     ProcessingError,
+    TaskCancelledError,
 )
 from localization_core.settings import get_settings
 from localization_dagster.partitions import localizations, videos
@@ -20,11 +21,10 @@ EAGER = dg.AutomationCondition.eager()
 with warnings.catch_warnings():  # beta in Dagster, and the mapping DESIGN section 3 prescribes
     warnings.simplefilter("ignore")
     FROM_VIDEO = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="video")
-TRANSIENT_RETRY = dg.RetryPolicy(
-    max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
+TRANSIENT_RETRIES = 3
+BACKOFF_S = 5.0
 
-__all__ = ["EAGER", "FROM_VIDEO", "TRANSIENT_RETRY", "localizations", "videos"]
+__all__ = ["EAGER", "FROM_VIDEO", "localizations", "videos"]
 
 
 def version_of(asset: str) -> str:
@@ -52,18 +52,52 @@ def language(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> str:
     return key.keys_by_dimension["lang"]
 
 
+def describe(exc: BaseException) -> str:
+    """One line for a user: the message of an error we raise on purpose; for an I/O error, its
+    cause and path; for anything else, its type and first line."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        cause = (exc.strerror or type(exc).__name__).lower()
+        return f"{cause}: {exc.filename}"
+    text = (str(exc).strip().splitlines() or [""])[0]
+    if isinstance(exc, LocalizationError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _retry_number() -> int:
+    try:
+        return dg.OpExecutionContext.get().retry_number
+    except dg.DagsterInvariantViolationError:  # called outside a step (direct invocation)
+        return 0
+
+
 @contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Turn a permanent error of stage ``name`` (the asset) into a non-retried ``Failure``.
+    """Errors by kind, for stage ``name`` (the asset).
 
-    Transient errors (``GpuServiceError``) propagate unchanged, so step retry policies apply.
+    ``GpuServiceError`` (a service's 5xx or timeout after its own bounded retries) is the only
+    transient error: Dagster retries the step with exponential backoff and jitter, at most
+    ``TRANSIENT_RETRIES`` times, then it fails with one line. ``TaskCancelledError`` passes
+    through. Everything else (bad input, a stage failure, a read-only disk, a bug) fails the
+    step once, never retried, with its type and one readable line: ``RetryPolicy`` cannot
+    filter by exception, so no asset has one.
     """
     try:
         yield
-    except (InvalidInputError, ProcessingError, ConfigurationError) as exc:
-        metadata = {"stage": name, "error": type(exc).__name__}
-        if isinstance(exc, ProcessingError):
-            metadata["component"] = exc.stage  # e.g. "media" for an ffmpeg step inside the stage
-        raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=False) from exc
-    except LocalizationError:
+    except GpuServiceError as exc:
+        attempt = _retry_number()
+        if attempt < TRANSIENT_RETRIES:
+            wait = BACKOFF_S * 2**attempt * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
+            raise dg.RetryRequested(TRANSIENT_RETRIES, wait) from exc
+        raise _failure(name, exc, f"gave up after {attempt} retries: {describe(exc)}") from exc
+    except TaskCancelledError:
         raise
+    except Exception as exc:
+        raise _failure(name, exc, describe(exc)) from exc
+
+
+def _failure(name: str, exc: Exception, description: str) -> dg.Failure:
+    metadata = {"stage": name, "error": type(exc).__name__}
+    if isinstance(exc, ProcessingError):
+        metadata["component"] = exc.stage  # e.g. "media" for an ffmpeg step inside the stage
+    return dg.Failure(description=description, metadata=metadata, allow_retries=False)

@@ -17,7 +17,6 @@ from localization_core.artifacts import (
 from localization_core.stages.lipsync import composite, sync_window
 from localization_dagster.assets.common import (
     EAGER,
-    TRANSIENT_RETRY,
     localizations,
     stage,
     version_of,
@@ -42,7 +41,6 @@ def plan_segments(sync_plan: SyncPlan) -> object:
 
 @dg.op(
     pool=pool_for("lipsync"),
-    retry_policy=TRANSIENT_RETRY,
     tags={"dagster-celery/queue": "gpu" if pool_for("lipsync") == "gpu" else "cpu"},
 )
 def sync_segment(

@@ -20,7 +20,6 @@ from localization_core.stages.sync import plan_sync
 from localization_core.stages.translate import translate
 from localization_dagster.assets.common import (
     EAGER,
-    TRANSIENT_RETRY,
     language,
     localizations,
     stage,
@@ -37,7 +36,6 @@ from localization_dagster.resources import LocalizationResource, pool_for
     automation_condition=EAGER,
     ins={"transcript": video_input(), "stems": video_input()},
     pool=pool_for("translation"),
-    retry_policy=TRANSIENT_RETRY,
     code_version=version_of("translation"),
 )
 def translation(
@@ -95,7 +93,6 @@ def translation_review(
     automation_condition=EAGER,
     ins={"source_video": video_input(), "stems": video_input()},
     pool=pool_for("synthesis"),
-    retry_policy=TRANSIENT_RETRY,
     code_version=version_of("dub_track"),
 )
 def dub_track(

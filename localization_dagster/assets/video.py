@@ -13,7 +13,6 @@ from localization_core.stages.separate import separate
 from localization_core.stages.transcribe import transcribe
 from localization_dagster.assets.common import (
     EAGER,
-    TRANSIENT_RETRY,
     stage,
     version_of,
     video_id,
@@ -66,7 +65,6 @@ def _source_output(source: SourceVideo, record: VideoRecord) -> dg.Output[Source
     group_name="video",
     automation_condition=EAGER,
     pool=pool_for("separation"),
-    retry_policy=TRANSIENT_RETRY,
     code_version=version_of("stems"),
 )
 def stems(source_video: SourceVideo, localization: LocalizationResource) -> dg.Output[Stems]:
@@ -89,7 +87,6 @@ def stems(source_video: SourceVideo, localization: LocalizationResource) -> dg.O
     group_name="video",
     automation_condition=EAGER,
     pool=pool_for("transcription"),
-    retry_policy=TRANSIENT_RETRY,
     code_version=version_of("transcript"),
 )
 def transcript(

@@ -256,3 +256,23 @@ def test_force_redoes_a_stage_and_what_follows_with_the_same_result(
     wrong = localize(cli_project.data, "run", "french-face", "--to", "en", "--force", "nope")
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
     assert "--force 'nope': not a stage" in wrong.stderr
+
+
+def test_a_symlink_out_of_storage_is_refused_with_the_guard_s_message(
+    cli_project: CliProject, tmp_path: Path
+) -> None:
+    """Last in this module: it moves the delivered outputs aside and puts them back."""
+    outputs = cli_project.data / "storage" / "outputs" / "french-face"
+    elsewhere = tmp_path / "elsewhere"
+    outputs.rename(elsewhere)
+    outputs.symlink_to(elsewhere, target_is_directory=True)
+    try:
+        refused = localize(
+            cli_project.data, "run", "french-face", "--to", "en", "--force", "localized_video"
+        )
+    finally:
+        outputs.unlink()
+        elsewhere.rename(outputs)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith("error: localized_video: storage key 'outputs/french-face/")
+    assert "resolves outside the root" in refused.stderr
