@@ -58,6 +58,8 @@ class MediaProbe(Frozen):
     video_codec: str | None = None
     frame_count: int | None = None
     audio_streams: tuple[AudioStream, ...] = ()
+    video_duration: Seconds | None = Field(None, description="the picture's own length")
+    audio_duration: Seconds | None = Field(None, description="the first audio stream's length")
 
     @property
     def fps(self) -> Fraction | None:
@@ -74,6 +76,11 @@ class MediaProbe(Frozen):
         if self.rotation % 180 == 90:
             return self.height, self.width
         return self.width, self.height
+
+    @property
+    def picture_duration(self) -> float:
+        """What a localization covers: the picture's length (the whole file without one)."""
+        return self.video_duration if self.has_video and self.video_duration else self.duration
 
     @property
     def has_audio(self) -> bool:

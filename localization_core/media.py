@@ -211,6 +211,8 @@ def probe(path: Path) -> MediaProbe:
     if not durations:
         raise InvalidInputError(f"{path.name}: duration unknown (truncated or not media)")
     facts: dict[str, Any] = {"duration": max(durations), "has_video": video is not None}
+    first_audio = next((s for s in data.streams if s.codec_type == "audio"), None)
+    facts["audio_duration"] = first_audio.duration if first_audio else None
     if video is not None:
         fps, vfr = _frame_rate(video)
         if not video.width or not video.height:
@@ -224,6 +226,7 @@ def probe(path: Path) -> MediaProbe:
             rotation=_rotation(video),
             video_codec=video.codec_name,
             frame_count=video.nb_frames,
+            video_duration=video.duration,
         )
     return MediaProbe(**facts, audio_streams=audio)
 
@@ -241,9 +244,11 @@ def extract_speech_audio(
     return _ffmpeg([*args, "-c:a", "pcm_s16le"], dst, what=f"extract speech audio of {src.name}")
 
 
-def extract_full_audio(src: Path, dst: Path) -> Path:
-    """Full-rate stereo float WAV of the first audio stream (mono input is duplicated)."""
-    args = ["-i", str(src), "-map", "0:a:0", "-vn", "-ac", "2", "-c:a", "pcm_f32le"]
+def extract_full_audio(src: Path, dst: Path, *, keep_channels: bool = False) -> Path:
+    """Full-rate float WAV of the first audio stream: stereo (mono input duplicated, surround
+    folded down), or with its own channels when ``keep_channels`` (the original track)."""
+    layout = [] if keep_channels else ["-ac", "2"]
+    args = ["-i", str(src), "-map", "0:a:0", "-vn", *layout, "-c:a", "pcm_f32le"]
     return _ffmpeg(args, dst, what=f"extract audio of {src.name}")
 
 
@@ -329,15 +334,20 @@ def concat(parts: Sequence[Path], dst: Path) -> Path:
         os.unlink(listing.name)
 
 
-def mux(video: Path, tracks: Sequence[AudioTrack], dst: Path) -> Path:
-    """Video stream of ``video`` plus ``tracks`` in order; the first track is the default."""
+def mux(video: Path, tracks: Sequence[AudioTrack], dst: Path, *, duration: float) -> Path:
+    """Video stream of ``video`` plus ``tracks`` in order; the first track is the default.
+
+    The output lasts ``duration`` (the picture): an audio track that ends sooner is padded with
+    silence, one that goes on longer is cut there. Each track keeps its channel layout.
+    """
     args = ["-i", str(video)]
     for track in tracks:
         args += ["-i", track.path]
-    args += ["-map", "0:v:0"]
+    pads = ";".join(f"[{n}:a:0]apad[a{n}]" for n in range(1, len(tracks) + 1))
+    args += ["-filter_complex", pads, "-map", "0:v:0"]
     for number in range(1, len(tracks) + 1):
-        args += ["-map", f"{number}:a:0"]
-    args += ["-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-shortest"]
+        args += ["-map", f"[a{number}]"]
+    args += ["-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-t", f"{duration:.3f}"]
     for number, track in enumerate(tracks):
         args += [f"-metadata:s:a:{number}", f"language={track.language}"]
         if track.title:  # mp4 keeps a track's name as its handler name
@@ -396,11 +406,13 @@ def shot_cuts(path: Path, threshold: float) -> list[float]:
 
 
 def decode_gray_frames(path: Path, *, height: int) -> Iterator[npt.NDArray[np.uint8]]:
-    """Every frame (no rate conversion), grey, scaled to ``height`` rows (even width)."""
+    """Every frame (no rate conversion), grey, upright as a viewer sees it (ffmpeg applies the
+    rotation flag), scaled to ``height`` rows (even width)."""
     facts = probe(path)
-    if not facts.has_video or not facts.width or not facts.height:
+    shown = facts.display_size
+    if not facts.has_video or shown is None:
         raise InvalidInputError(f"{path.name}: no video stream to decode")
-    width = max(2, round(facts.width * height / facts.height / 2) * 2)
+    width = max(2, round(shown[0] * height / shown[1] / 2) * 2)
     args = [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-an", "-fps_mode", "passthrough"]
     args += ["-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

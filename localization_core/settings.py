@@ -45,6 +45,11 @@ class Settings(BaseSettings):
 
     loudness_target_lufs: float = Field(-16.0, alias="LOUDNESS_TARGET_LUFS", le=-5, ge=-40)
 
+    # what a source may be; anything outside is refused at source_video with one line
+    min_duration_s: float = Field(1.0, alias="MIN_DURATION_S", gt=0)
+    max_duration_s: float = Field(4 * 3600.0, alias="MAX_DURATION_S", gt=0)
+    max_upload_bytes: int = Field(50 * 1024**3, alias="MAX_UPLOAD_BYTES", gt=0)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -18,16 +18,16 @@ from localization_core.settings import Settings
 
 # bump an asset's revision when its stage changes what it produces for the same inputs
 REVISIONS = {
-    "source_video": "1",
+    "source_video": "2",  # picture and audio durations; length and size limits
     "stems": "2",  # stems written as RF64 (deterministic bytes)
-    "transcript": "2",  # temperature 0 without fallback sampling
-    "face_track": "1",
+    "transcript": "2",  # temperature 0 without fallback; lines within the picture
+    "face_track": "2",  # frames scanned upright (rotation flag honoured)
     "translation": "2",  # temperature 0 without fallback sampling
     "translation_review": "1",
     "dub_track": "2",  # cuts flagged, not failed
     "sync_plan": "1",
     "lipsync": "1",
-    "localized_video": "2",  # report lists cut and failed lines
+    "localized_video": "2",  # cut/failed lines listed; picture length; original channels kept
 }
 
 

@@ -14,7 +14,7 @@ from localization_core.artifacts import (
     Stems,
     SyncPlan,
 )
-from localization_core.domain import Transcript, Translation
+from localization_core.domain import MediaProbe, Transcript, Translation
 from localization_core.subtitles import cues_from_lines, write_subtitles
 from localization_core.workspace import Workspace
 
@@ -70,6 +70,10 @@ def build_report(
             "vfr": source.probe.vfr,
             "language": transcript.language,
             "language_probability": transcript.language_probability,
+            "audio_channels": source.probe.audio_streams[0].channels
+            if source.probe.audio_streams
+            else 0,
+            "audio_vs_picture": audio_vs_picture(source.probe),
         },
         "target_language": translation.target_language,
         "speech": dub.has_speech,
@@ -109,6 +113,24 @@ def build_report(
     }
 
 
+AUDIO_SLACK_S = 0.1
+
+
+def audio_vs_picture(probe: MediaProbe) -> str:
+    """What the output does where the source's sound and picture differ in length."""
+    picture, audio = probe.picture_duration, probe.audio_duration
+    if not probe.has_video or audio is None or abs(audio - picture) <= AUDIO_SLACK_S:
+        return "same length"
+    if audio < picture:
+        return (
+            f"the source audio ends {picture - audio:.2f} s before the picture: padded with silence"
+        )
+    return (
+        f"the source audio runs {audio - picture:.2f} s past the picture: "
+        "that part is not localized and not in the output"
+    )
+
+
 def assemble(
     workspace: Workspace,
     *,
@@ -123,7 +145,9 @@ def assemble(
     prefix = output_prefix(source.video_id, language)
     scratch = workspace.scratch_dir("assemble", source.video_id, language)
     name = f"{source.video_id}.{language}"
-    original = media.extract_full_audio(workspace.local(source.key), scratch / "original.wav")
+    original = media.extract_full_audio(
+        workspace.local(source.key), scratch / "original.wav", keep_channels=True
+    )
     original_track = media.AudioTrack(
         path=str(original), language=language_tag(translation.source_language), title="Original"
     )
@@ -135,7 +159,12 @@ def assemble(
             title=f"Dub ({language})",
         )
         tracks = [dub_track, original_track]
-    video = media.mux(workspace.local(lipsync.video_key), tracks, scratch / f"{name}.mp4")
+    video = media.mux(
+        workspace.local(lipsync.video_key),
+        tracks,
+        scratch / f"{name}.mp4",
+        duration=source.probe.picture_duration,
+    )
     cues = cues_from_lines(translation.lines, fps=float(source.probe.fps or 25))
     srt = write_subtitles(cues, scratch / f"{name}.srt")
     vtt = write_subtitles(cues, scratch / f"{name}.vtt")

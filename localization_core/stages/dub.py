@@ -194,7 +194,7 @@ def build_dub_track(
     language = translation.target_language
     prefix = f"localizations/{source.video_id}/{language}/dub"
     scratch = workspace.scratch_dir("dub", source.video_id, language)
-    duration = source.probe.duration
+    duration = source.probe.picture_duration
     voice = np.zeros(int(duration * MIX_RATE) + 1, dtype=np.float32)
     renderer = _LineRenderer(
         workspace, synthesizer, language, speaker_voice(workspace, stems), scratch

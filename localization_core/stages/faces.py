@@ -156,11 +156,13 @@ def track_faces(path: Path, source: SourceVideo) -> FaceTrack:
     facts = source.probe
     times = media.frame_times(path)
     cuts = media.shot_cuts(path, SCENE_THRESHOLD)
-    height = min(SCAN_MAX_HEIGHT, facts.height or SCAN_MAX_HEIGHT) // 2 * 2
-    detector = _Detector(height / (facts.height or height))
+    shown = facts.display_size  # frames are scanned upright, as a viewer sees them
+    shown_height = shown[1] if shown else SCAN_MAX_HEIGHT
+    height = min(SCAN_MAX_HEIGHT, shown_height) // 2 * 2
+    detector = _Detector(height / shown_height)
     samples = _sample_frames(times, cuts)
     scan = _scan_frames(path, times, samples, detector, height)
-    end = facts.duration
+    end = facts.picture_duration
     boxes: list[tuple[float, int, int, int, int]] = [
         (times[i], *box) for i, box in enumerate(scan.faces) if box is not None
     ]

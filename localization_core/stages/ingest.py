@@ -7,12 +7,42 @@ from pathlib import Path
 from localization_core import media
 from localization_core.artifacts import SourceVideo
 from localization_core.catalog import VideoRecord
+from localization_core.domain import Frozen, MediaProbe
 from localization_core.errors import InvalidInputError, ObjectNotFoundError
 from localization_core.workspace import Workspace
 
 
-def ingest(workspace: Workspace, record: VideoRecord) -> SourceVideo:
-    """Probe and copy an upload to ``videos/<id>/source<ext>``; bad media fail permanently."""
+class Limits(Frozen):
+    """What a source may be (settings ``MIN_DURATION_S``, ``MAX_DURATION_S``,
+    ``MAX_UPLOAD_BYTES``)."""
+
+    min_duration_s: float = 1.0
+    max_duration_s: float = 4 * 3600.0
+    max_bytes: int = 50 * 1024**3
+
+
+def _check_limits(record: VideoRecord, facts: MediaProbe, limits: Limits) -> None:
+    name, length = record.filename, facts.picture_duration
+    if record.size > limits.max_bytes:
+        raise InvalidInputError(
+            f"{name}: {record.size / 1024**3:.1f} GiB is over the {limits.max_bytes / 1024**3:.1f}"
+            " GiB limit (MAX_UPLOAD_BYTES)"
+        )
+    if length < limits.min_duration_s:
+        raise InvalidInputError(
+            f"{name}: too short ({length:.2f} s; at least {limits.min_duration_s:g} s, "
+            "MIN_DURATION_S)"
+        )
+    if length > limits.max_duration_s:
+        raise InvalidInputError(
+            f"{name}: too long ({length / 60:.1f} min; at most {limits.max_duration_s / 60:g} "
+            "min, MAX_DURATION_S)"
+        )
+
+
+def ingest(workspace: Workspace, record: VideoRecord, limits: Limits | None = None) -> SourceVideo:
+    """Probe and copy an upload to ``videos/<id>/source<ext>``; bad media, and sources outside
+    the ``limits``, fail permanently with one line."""
     try:
         local = workspace.local(record.upload_key)
     except ObjectNotFoundError as exc:
@@ -22,6 +52,7 @@ def ingest(workspace: Workspace, record: VideoRecord) -> SourceVideo:
         raise InvalidInputError(f"{record.filename}: audio only; a video with a picture is needed")
     if not facts.has_audio:
         raise InvalidInputError(f"{record.filename}: no audio stream, so nothing to dub")
+    _check_limits(record, facts, limits or Limits())
     media.check_decodable(local)
     key = f"videos/{record.video_id}/source{Path(record.filename).suffix.lower()}"
     try:

@@ -31,7 +31,7 @@ def plan_sync(
     voice, rate = read_audio(workspace.local(dub.voice_key), mono=True)
     energy = energy_spans(voice, rate)
     slots = [line.slot for line in translation.lines if line.text.strip()]
-    duration = source.probe.duration
+    duration = source.probe.picture_duration
     planned = plan_windows(
         slots,
         energy,

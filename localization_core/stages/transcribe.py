@@ -28,4 +28,17 @@ def transcribe(
             f"{transcript.language_probability:.2f} < {MIN_LANGUAGE_PROBABILITY}); "
             "register the video with its source language (--from)"
         )
-    return transcript
+    return within_picture(transcript, source.probe.picture_duration)
+
+
+def within_picture(transcript: Transcript, end: float) -> Transcript:
+    """Only the speech the picture shows: lines past its end are dropped, the last one is
+    clipped (audio that outlasts the picture is reported, not localized)."""
+    lines = tuple(
+        line.model_copy(update={"end": min(line.end, end)})
+        for line in transcript.lines
+        if line.start < end - 0.05
+    )
+    if lines == transcript.lines:
+        return transcript
+    return transcript.model_copy(update={"lines": lines})

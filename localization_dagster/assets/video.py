@@ -8,7 +8,7 @@ from localization_core.artifacts import FaceTrack, SourceVideo, Stems
 from localization_core.catalog import VideoRecord, load_record
 from localization_core.domain import Transcript
 from localization_core.stages.faces import face_metadata, track_faces
-from localization_core.stages.ingest import ingest
+from localization_core.stages.ingest import Limits, ingest
 from localization_core.stages.separate import separate
 from localization_core.stages.transcribe import transcribe
 from localization_dagster.assets.common import (
@@ -35,7 +35,13 @@ def source_video(
     rt = localization.get()
     with stage("source_video"):
         record = load_record(rt.storage, video_id(context))
-        source = ingest(rt.workspace, record)
+        settings = rt.settings
+        limits = Limits(
+            min_duration_s=settings.min_duration_s,
+            max_duration_s=settings.max_duration_s,
+            max_bytes=settings.max_upload_bytes,
+        )
+        source = ingest(rt.workspace, record, limits)
     with warnings.catch_warnings():  # Output(data_version=) is beta; it is how a root asset
         warnings.simplefilter("ignore", dg.BetaWarning)  # tells Dagster what changed
         return _source_output(source, record)

@@ -83,6 +83,7 @@ def test_mux_puts_the_dub_first(tmp_path: Path) -> None:
             media.AudioTrack(path=str(original), language="eng", title="Original"),
         ],
         tmp_path / "out.mp4",
+        duration=media.probe(video).picture_duration,
     )
     streams = stream_facts(out)
     assert [s["codec_type"] for s in streams] == ["video", "audio", "audio"]

@@ -19,6 +19,7 @@ BAD = {
     "silent-picture.mp4": "no audio stream",
     "voice-only.mp4": "audio only",
     "cut-short.mp4": "",
+    "half-second.mp4": "too short (0.52 s; at least 1 s, min_duration_s)",
 }
 
 
@@ -36,6 +37,7 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ffmpeg(*tone, "-c:a", "aac", str(files["voice-only.mp4"]))
     full = root / "full.mp4"
     ffmpeg(*picture, *tone, *h264, "-c:a", "aac", "-movflags", "+faststart", str(full))
+    ffmpeg(*picture, *tone, *h264, "-c:a", "aac", "-t", "0.5", str(files["half-second.mp4"]))
     data = full.read_bytes()
     files["cut-short.mp4"].write_bytes(data[: len(data) * 2 // 5])
     return files

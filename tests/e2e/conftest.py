@@ -80,7 +80,7 @@ def duration_of(path: Path, stream: str = "format") -> float:
          "-show_entries", entries, "-of", "csv=p=0", str(path)],
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
-    return float(proc.stdout.strip().splitlines()[0])
+    return float(proc.stdout.strip().splitlines()[0].split(",")[0])  # side data may follow
 
 
 def correlation(a: Path, b: Path) -> float:
