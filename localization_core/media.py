@@ -53,8 +53,10 @@ def _last_error_line(stderr: str) -> str:
     return lines[-1] if lines else "no error output"
 
 
-def _run(args: Sequence[str], *, what: str, timeout: float = _TIMEOUT_S) -> str:
-    """Run one ffmpeg-family command; returns stdout or raises ProcessingError."""
+def _completed(
+    args: Sequence[str], *, what: str, timeout: float = _TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
+    """Run one ffmpeg-family command to success (stdout and stderr) or raise ProcessingError."""
     try:
         proc = subprocess.run(
             list(args), capture_output=True, text=True, timeout=timeout, check=False
@@ -63,7 +65,12 @@ def _run(args: Sequence[str], *, what: str, timeout: float = _TIMEOUT_S) -> str:
         raise ProcessingError("media", f"{what}: timed out after {timeout:.0f} s") from exc
     if proc.returncode != 0:
         raise ProcessingError("media", f"{what}: {_last_error_line(proc.stderr)}")
-    return proc.stdout
+    return proc
+
+
+def _run(args: Sequence[str], *, what: str, timeout: float = _TIMEOUT_S) -> str:
+    """Run one ffmpeg-family command; returns stdout or raises ProcessingError."""
+    return _completed(args, what=what, timeout=timeout).stdout
 
 
 @contextmanager
@@ -106,7 +113,6 @@ class _ProbeStream(BaseModel):
     sample_rate: int = 0
     duration: float | None = None
     nb_frames: int | None = None
-    nb_read_packets: int | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     side_data_list: list[dict[str, Any]] = Field(default_factory=list)
     disposition: dict[str, int] = Field(default_factory=dict)
@@ -154,7 +160,8 @@ def _frame_rate(stream: _ProbeStream) -> tuple[Fraction | None, bool]:
     return (average if vfr else real), vfr
 
 
-def _read_probe(path: Path) -> _ProbeOutput:
+def _read_probe(path: Path) -> tuple[_ProbeOutput, str]:
+    """ffprobe's facts after reading every packet, and what the demuxers reported meanwhile."""
     if not path.is_file():
         raise InvalidInputError(f"{path.name}: no such file")
     if path.stat().st_size == 0:
@@ -162,8 +169,8 @@ def _read_probe(path: Path) -> _ProbeOutput:
     args = [FFPROBE, "-v", "error", "-count_packets", "-print_format", "json"]
     args += ["-show_format", "-show_streams"]
     try:
-        raw = _run([*args, str(path)], what="ffprobe", timeout=120)
-        return _ProbeOutput.model_validate(json.loads(raw))
+        proc = _completed([*args, str(path)], what="ffprobe", timeout=120)
+        return _ProbeOutput.model_validate(json.loads(proc.stdout)), proc.stderr
     except ProcessingError as exc:
         reason = exc.message.replace(f"{path}: ", "").removeprefix("ffprobe: ")
         raise InvalidInputError(f"{path.name}: not readable media ({reason})") from exc
@@ -171,20 +178,23 @@ def _read_probe(path: Path) -> _ProbeOutput:
         raise InvalidInputError(f"{path.name}: ffprobe returned unusable data") from exc
 
 
-def _check_complete(path: Path, streams: list[_ProbeStream]) -> None:
-    """A file whose header promises more packets than it holds was cut off."""
-    for stream in streams:
-        promised, present = stream.nb_frames, stream.nb_read_packets
-        if promised and present is not None and present < promised * 0.98:
-            raise InvalidInputError(
-                f"{path.name}: truncated ({present} of {promised} {stream.codec_type} "
-                "packets present)"
-            )
+# What ffmpeg's demuxers print when the bytes stop before the container says they do (mov/mp4,
+# matroska/webm, and the generic short read). A packet count below the header's is not enough:
+# a stream-copy cut keeps every sample in the table but an edit list plays only part of them.
+_CUT_OFF_MARKERS = ("partial file", "ended prematurely", "truncating packet")
+
+
+def _check_complete(path: Path, demuxer_report: str) -> None:
+    """A file the demuxer ran out of while reading packets was cut off."""
+    for line in demuxer_report.splitlines():
+        if any(marker in line.lower() for marker in _CUT_OFF_MARKERS):
+            reason = line.rsplit("]", 1)[-1].strip()
+            raise InvalidInputError(f"{path.name}: truncated ({reason})")
 
 
 def probe(path: Path) -> MediaProbe:
     """Facts about a media file, or one ``InvalidInputError`` when it cannot be read."""
-    data = _read_probe(path)
+    data, demuxer_report = _read_probe(path)
     video = next(
         (
             s
@@ -206,7 +216,7 @@ def probe(path: Path) -> MediaProbe:
     )
     if video is None and not audio:
         raise InvalidInputError(f"{path.name}: no audio or video stream")
-    _check_complete(path, data.streams)
+    _check_complete(path, demuxer_report)
     durations = [d for d in [data.format.duration, *(s.duration for s in data.streams)] if d]
     if not durations:
         raise InvalidInputError(f"{path.name}: duration unknown (truncated or not media)")

@@ -5,6 +5,7 @@ import warnings
 import dagster as dg
 
 from localization_core.artifacts import FaceTrack, SourceVideo, Stems
+from localization_core.cache import cache_key
 from localization_core.catalog import VideoRecord, load_record
 from localization_core.domain import Transcript
 from localization_core.stages.faces import face_metadata, track_faces
@@ -123,8 +124,19 @@ def transcript(
 def face_track(
     source_video: SourceVideo, localization: LocalizationResource
 ) -> dg.Output[FaceTrack]:
-    """Where an engine-usable frontal face is visible, to the frame; its cost per minute."""
+    """Where an engine-usable frontal face is visible, to the frame; its cost per minute.
+
+    Cached by what it reads (the picture's content version and this stage's code version), so
+    a source-language correction, which makes it stale, costs a lookup, not a scan."""
     rt = localization.get()
+    digest = cache_key("face_track", source=source_video.version, code=version_of("face_track"))
+    key = f"cache/face_track/{digest}.json"
     with stage("face_track"):
-        result = track_faces(rt.workspace.local(source_video.key), source_video)
-    return dg.Output(result, metadata=face_metadata(result))
+        if rt.storage.exists(key):
+            result = FaceTrack.model_validate_json(rt.storage.read_bytes(key))
+            reused = True
+        else:
+            result = track_faces(rt.workspace.local(source_video.key), source_video)
+            rt.storage.write_bytes(key, result.model_dump_json().encode())
+            reused = False
+    return dg.Output(result, metadata={**face_metadata(result), "reused_from_cache": reused})

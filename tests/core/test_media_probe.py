@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from localization_core import media
+from localization_core.audio import read_audio
 from localization_core.errors import InvalidInputError
 from tests.conftest import media_file
 
@@ -37,6 +38,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "full.mp4",
             "faststart.mp4",
             "truncated_faststart.mp4",
+            "copy_cut.mp4",
         )
     }
     files["empty.mp4"].write_bytes(b"")
@@ -58,6 +60,13 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     data = files["faststart.mp4"].read_bytes()
     files["truncated_faststart.mp4"].write_bytes(data[: len(data) * 2 // 5])
+    # A stream-copy cut from 2 s to 4 s of a 6 s clip: the audio table keeps the samples from
+    # the video's keyframe on (a third more than the edit list plays), and it decodes cleanly.
+    six = ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-f", "lavfi", "-i", "sine"]
+    ffmpeg(*six, "-t", "6", *h264, "-c:a", "aac", str(out / "six.mp4"))
+    ffmpeg(
+        "-ss", "2", "-i", str(out / "six.mp4"), "-c", "copy", "-t", "2", str(files["copy_cut.mp4"])
+    )
     ffmpeg(*tone, "-c:a", "aac", str(files["audio_only.m4a"]))
     ffmpeg(*src, *h264, str(files["video_only.mp4"]))
     ffmpeg(
@@ -206,6 +215,17 @@ def test_real_clips(name: str, fps: Fraction | None, size: tuple[int, int], vfr:
 def test_complete_faststart_file_is_fine(generated: dict[str, Path]) -> None:
     facts = media.probe(generated["faststart.mp4"])
     assert facts.has_video and facts.has_audio and facts.frame_count == 50
+
+
+def test_audio_shorter_than_its_header_promises_is_not_truncated(
+    generated: dict[str, Path], tmp_path: Path
+) -> None:
+    """Fewer audio packets play than the sample table lists, and nothing is missing."""
+    facts = media.probe(generated["copy_cut.mp4"])
+    assert facts.audio_duration == pytest.approx(2.0, abs=0.05)
+    wav = media.extract_full_audio(generated["copy_cut.mp4"], tmp_path / "cut.wav")
+    samples, rate = read_audio(wav)
+    assert len(samples) / rate == pytest.approx(2.0, abs=0.1)
 
 
 def test_random_cuts_never_escape_as_tracebacks(generated: dict[str, Path], tmp_path: Path) -> None:

@@ -109,6 +109,18 @@ def test_a_language_correction_makes_everything_after_the_source_stale(
     assert rows["transcript"] == ("stale", "source_video has a new data version")
 
 
+def test_a_stale_face_track_is_found_in_its_cache_not_rescanned(project_run: Project) -> None:
+    """The language changed, not the picture: face_track reruns from its cache."""
+    from localization_dagster.definitions import defs
+    from localization_dagster.runner import materialize
+
+    materialize(defs, project_run.instance, ["face_track"], project_run.video_id)
+    event = project_run.instance.get_latest_materialization_event(dg.AssetKey("face_track"))
+    assert event is not None and event.asset_materialization is not None
+    assert event.asset_materialization.metadata["reused_from_cache"].value is True
+    assert states(project_run, project_run.video_id, ("face_track",)) == {"face_track": "fresh"}
+
+
 def shown(project: Project) -> dict[str, tuple[str, str]]:
     """What `localize status` shows for the video-level stages: status and detail."""
     from localization_core.catalog import load_record
