@@ -7,7 +7,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 STAMPS := .build
-MODELS := data/models
+MODELS := .venv/share/localization/models
 APT_PACKAGES := ffmpeg espeak-ng rubberband-cli postgresql-client
 LOCK := requirements.lock
 CHECKOV_LOCK := requirements-checkov.lock

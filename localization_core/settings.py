@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# where `make setup` installs the packaged models: inside the Python environment, like the
+# wheels they come from, so they belong to the installation and not to one data dir
+INSTALLED_MODELS = Path(sys.prefix) / "share" / "localization" / "models"
 
 
 class Settings(BaseSettings):
@@ -62,8 +67,9 @@ class Settings(BaseSettings):
 
     @property
     def resolved_models_dir(self) -> Path:
-        """Directory holding one sub-directory per faster-whisper model."""
-        return (self.models_dir or self.data_dir / "models").expanduser().resolve()
+        """Directory holding one sub-directory per faster-whisper model: the installation's
+        (``make setup`` joins them there), so any data dir finds them without a variable."""
+        return (self.models_dir or INSTALLED_MODELS).expanduser().resolve()
 
 
 @lru_cache(maxsize=1)

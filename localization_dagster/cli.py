@@ -6,7 +6,6 @@ Every user mistake ends in one line on stderr and a non-zero exit, never a trace
 import functools
 import json
 import os
-import sys
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from localization_dagster.freshness import AssetState, StaleChecker, downstream,
 from localization_dagster.orphans import mark_orphans
 from localization_dagster.partitions import languages
 from localization_dagster.registration import correct_source_language, register
-from localization_dagster.resources import Runtime, runtime
+from localization_dagster.resources import Toolkit, toolkit
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
     VIDEO_ASSETS,
@@ -112,14 +111,14 @@ def _progress(step: str, event: str, seconds: float) -> None:
         out.print(f"  [red]✗[/red] {step}", highlight=False)
 
 
-def _deliverable(rt: Runtime, key: str) -> Path:
+def _deliverable(rt: Toolkit, key: str) -> Path:
     """A local path of a stored output (downloaded when storage is remote)."""
     if isinstance(rt.storage, LocalStorage):
         return rt.storage.path_for(key)
     return rt.storage.download_file(key, rt.settings.data_dir / "downloads" / key)
 
 
-def _summary(rt: Runtime, video_id: str, language: str) -> Path:
+def _summary(rt: Toolkit, video_id: str, language: str) -> Path:
     prefix = output_prefix(video_id, language)
     report: dict[str, Any] = json.loads(rt.storage.read_bytes(f"{prefix}/report.json"))
     video = _deliverable(rt, f"{prefix}/{video_id}.{language}.mp4")
@@ -168,7 +167,7 @@ def _run_level(
     forced: set[str],
 ) -> None:
     """Materialize what ``states`` says is due (and what ``forced`` names); say what is reused."""
-    from localization_dagster.definitions import defs
+    from localization_dagster.definitions import current, defs
 
     checker = StaleChecker(instance, defs)
     due = plan(checker, states, forced)
@@ -182,7 +181,7 @@ def _run_level(
         if state.status == "stale":
             out.print(f"  [yellow]![/yellow] {state.asset} is stale: {state.reason}")
     if due:
-        run_id = materialize(defs, instance, due, partition, _progress)
+        run_id = materialize(current(), instance, due, partition, _progress)
         out.print(f"run {run_id}", highlight=False)
 
 
@@ -217,7 +216,7 @@ def _localize(
     """Materialize only what is missing, stale or forced: the video level, then each target."""
     from localization_dagster.definitions import defs
 
-    rt = runtime()
+    rt = toolkit()
     instance = open_instance(rt.settings)
     forced = _forced(force)
     _mark_orphans(instance)
@@ -247,7 +246,7 @@ def add(
     video_id: str | None = typer.Option(None, "--id", help="video id (default: from the name)"),
 ) -> None:
     """Register a video for localization into the --to languages."""
-    rt = runtime()
+    rt = toolkit()
     record = register(
         rt,
         open_instance(rt.settings),
@@ -277,7 +276,7 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
     failed or stale is materialized, the rest is reused."""
     if preset.upper() not in PRESETS:
         raise typer.BadParameter(f"preset must be one of {', '.join(PRESETS)}")
-    rt = runtime()
+    rt = toolkit()
     targets = _targets(to)
     path = Path(video_or_path)
     if path.suffix or path.exists():
@@ -304,7 +303,7 @@ def demo(to: str = typer.Option("en", "--to", help="target language")) -> None:
     """Generate the demo sample (first time) and localize it."""
     from localization_core.sample import generate_sample
 
-    rt = runtime()
+    rt = toolkit()
     sample = rt.settings.data_dir / "demo" / "demo.mp4"
     if not sample.exists():
         out.print("generating the demo sample (30 s, Italian speech) ...")
@@ -318,7 +317,7 @@ def demo(to: str = typer.Option("en", "--to", help="target language")) -> None:
 @one_line_errors
 def status(video: str | None = typer.Argument(None, help="one video id (default: all)")) -> None:
     """Stage x partition: done, stale, failed (with stage and message), awaiting review."""
-    rt = runtime()
+    rt = toolkit()
     instance = open_instance(rt.settings)
     records = [load_record(rt.storage, video)] if video else list_records(rt.storage)
     if not records:
@@ -335,10 +334,14 @@ def status(video: str | None = typer.Argument(None, help="one video id (default:
 
 
 @app.command()
-def ui(port: int = typer.Option(3000, help="port of the Dagster UI")) -> None:
-    """Open the Dagster UI on the CLI's own instance (``dagster dev``)."""
-    rt = runtime()
+def ui(
+    port: int = typer.Option(3000, help="port of the Dagster UI"),
+    host: str = typer.Option("127.0.0.1", help="address the UI listens on"),
+) -> None:
+    """Serve the Dagster UI and run the daemon (sensors, automation) on the CLI's instance."""
+    from localization_dagster.ui import serve
+
+    rt = toolkit()
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home(rt.settings))}
-    dagster = Path(sys.executable).with_name("dagster")  # the venv's, even when not activated
-    command = [str(dagster), "dev", "-m", "localization_dagster.definitions", "-p", str(port)]
-    os.execvpe(command[0], command, env)  # noqa: S606 - replaces this process on purpose
+    code = serve(env, host, port, lambda line: out.print(line, highlight=False, soft_wrap=True))
+    raise typer.Exit(code)

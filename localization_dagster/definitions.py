@@ -1,13 +1,16 @@
 """The code location: every asset, resource, sensor and executor the UI and daemon load."""
 
+from functools import lru_cache
+from typing import Any
+
 import dagster as dg
 
-from localization_core.settings import get_settings
+from localization_core.settings import Settings, get_settings
 from localization_dagster.assets import localization, video
 from localization_dagster.assets.lipsync import lipsync
 from localization_dagster.automation import build_automation_sensor
 from localization_dagster.io import JsonArtifactIOManager
-from localization_dagster.resources import LocalizationResource
+from localization_dagster.resources import build_resources
 from localization_dagster.sensors.uploads import build_upload_sensor
 
 VIDEO_ASSETS = [video.source_video, video.stems, video.transcript, video.face_track]
@@ -41,22 +44,37 @@ def _executor() -> dg.ExecutorDefinition:
     return dg.in_process_executor
 
 
-def build_definitions() -> dg.Definitions:
-    """The definitions for the current settings."""
-    settings = get_settings()
+def _resources(settings: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The resources of the code location; the IO manager stores through the storage one."""
+    resources = {**build_resources(settings, secrets_from_env=True), **overrides}
+    return {**resources, "io_manager": JsonArtifactIOManager(storage=resources["storage"])}
+
+
+def build_definitions(settings: Settings | None = None, **overrides: Any) -> dg.Definitions:
+    """The definitions for ``settings`` (this process's by default); ``overrides`` replace
+    resources by key (a test's fake provider)."""
+    settings = settings or get_settings()
     return dg.Definitions(
         assets=[*VIDEO_ASSETS, *LOCALIZATION_ASSETS],
         jobs=[VIDEO_JOB, LOCALIZATION_JOB],
-        resources={
-            "localization": LocalizationResource(),
-            "io_manager": JsonArtifactIOManager(),
-        },
+        resources=_resources(settings, overrides),
         sensors=[
             build_upload_sensor(settings.sensor_interval_s),
             build_automation_sensor(settings.automation_interval_s),
         ],
         executor=_executor(),
     )
+
+
+@lru_cache(maxsize=8)
+def _definitions_for(settings: Settings) -> dg.Definitions:
+    return build_definitions(settings)
+
+
+def current() -> dg.Definitions:
+    """The definitions bound to this process's settings as they are now: what the CLI and the
+    tests execute (``defs`` keeps the settings of the moment the code location loaded)."""
+    return _definitions_for(get_settings())
 
 
 defs = build_definitions()

@@ -12,7 +12,7 @@ import dagster as dg
 
 from localization_core.artifacts import ARTIFACT_TYPES, SegmentResult, SyncWindow
 from localization_core.domain import Frozen
-from localization_dagster.resources import runtime
+from localization_dagster.resources import StorageResource
 
 OP_TYPES: dict[str, type[Frozen]] = {
     **ARTIFACT_TYPES,
@@ -53,7 +53,9 @@ def _from_envelope(item: dict[str, Any]) -> Frozen:
 
 
 class JsonArtifactIOManager(dg.ConfigurableIOManager):
-    """Stores outputs as JSON in the configured storage backend."""
+    """Stores outputs as JSON in the storage resource's backend."""
+
+    storage: dg.ResourceDependency[StorageResource]
 
     def _asset_key_path(self, asset_key: dg.AssetKey, partition: str | None) -> str:
         name = "/".join(asset_key.path)
@@ -72,7 +74,7 @@ class JsonArtifactIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         """Write ``obj`` as JSON; metadata points at where it went."""
         key = self._output_key(context)
-        runtime().storage.write_bytes(key, _encode(obj))
+        self.storage.backend().write_bytes(key, _encode(obj))
         if context.has_asset_key:
             context.add_output_metadata({"artifact": key})
 
@@ -89,4 +91,4 @@ class JsonArtifactIOManager(dg.ConfigurableIOManager):
             if context.upstream_output is None:
                 raise dg.DagsterInvariantViolationError("input has no upstream output")
             key = self._output_key(context.upstream_output)
-        return _decode(runtime().storage.read_bytes(key))
+        return _decode(self.storage.backend().read_bytes(key))

@@ -18,10 +18,10 @@ from localization_core.errors import InvalidInputError, LocalizationError
 from localization_core.stages.transcribe import MIN_LANGUAGE_PROBABILITY
 from localization_core.stages.translate import check_target
 from localization_dagster.partitions import languages, videos
-from localization_dagster.resources import Runtime
+from localization_dagster.resources import Toolkit
 
 
-def detect_source_language(rt: Runtime, path: Path) -> str | None:
+def detect_source_language(rt: Toolkit, path: Path) -> str | None:
     """Whisper's language for the file's first 30 s, when confident; None otherwise."""
     scratch = rt.workspace.scratch_dir("register")
     try:
@@ -32,7 +32,7 @@ def detect_source_language(rt: Runtime, path: Path) -> str | None:
     return language if probability >= MIN_LANGUAGE_PROBABILITY else None
 
 
-def check_source(rt: Runtime, code: str) -> str:
+def check_source(rt: Toolkit, code: str) -> str:
     """A normalized source language the transcriber recognises, or one clear error."""
     language = check_language(code)
     known = rt.transcriber.supported_languages()
@@ -44,13 +44,13 @@ def check_source(rt: Runtime, code: str) -> str:
     return language
 
 
-def correct_source_language(rt: Runtime, video_id: str, code: str) -> VideoRecord:
+def correct_source_language(rt: Toolkit, video_id: str, code: str) -> VideoRecord:
     """Set or correct a registered video's source language; its transcript turns stale."""
     return set_source_language(rt.storage, check_video_id(video_id), check_source(rt, code))
 
 
 def register(
-    rt: Runtime,
+    rt: Toolkit,
     instance: dg.DagsterInstance,
     path: Path,
     *,

@@ -1,10 +1,23 @@
-"""Process-wide access to settings, storage and providers for the assets.
+"""Dagster resources: the storage, the pipeline's limits, and one resource per provider layer.
 
-Providers load models, so each is built once per process, on first use, and only when a step
-needs it (a worker that only synthesizes never loads Whisper).
+Each resource carries its parameters as fields, filled from the environment when the definitions
+load, so the UI's resource page shows the configuration (secrets as the name of their variable,
+never their value) and a test passes a fake by binding another resource under the same key.
+
+Models and clients are expensive: each resource builds its object on first use and keeps it for
+the process, keyed on every field value it was built from (secrets unmasked, in memory only), so
+two different configurations never share an object.
+
+*Which* provider runs is a deploy-time choice: pools and Celery queues are fixed when the
+definitions load (``pool_for``), so a launch-time switch could run a GPU engine outside its pool.
 """
 
-from functools import cached_property
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast
 
 import dagster as dg
 
@@ -19,9 +32,12 @@ from localization_core.providers.transcription.registry import create_transcribe
 from localization_core.providers.translation.base import Translator
 from localization_core.providers.translation.registry import create_translator
 from localization_core.settings import Settings, get_settings
-from localization_core.storage import StorageBackend, create_storage
+from localization_core.stages.ingest import Limits
+from localization_core.storage import StorageBackend
+from localization_core.storage.factory import open_storage
 from localization_core.workspace import Workspace
 
+T = TypeVar("T")
 GPU_PROVIDERS = {
     "separation": {"demucs"},
     "transcription": set(),
@@ -31,60 +47,242 @@ GPU_PROVIDERS = {
 }
 REMOTE_PROVIDERS = {"translation": {"openai"}, "synthesis": {"http"}}
 
+_BUILT: dict[tuple[object, ...], object] = {}
 
-class Runtime:
-    """Lazily built collaborators of one process."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+def _once(key: tuple[object, ...], build: Callable[[], T]) -> T:
+    """The object built for ``key`` in this process (built now if it is the first use)."""
+    if key not in _BUILT:
+        _BUILT[key] = build()
+    return cast(T, _BUILT[key])
 
-    @cached_property
-    def storage(self) -> StorageBackend:
-        """The configured storage backend."""
-        return create_storage(self.settings)
 
-    @cached_property
+class StorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Where uploads, artifacts, segments and outputs live (a local folder or an Azure Blob
+    container), and the local scratch folder stages work in."""
+
+    storage_type: Literal["local", "azure_blob"] = "local"
+    local_root: str
+    scratch_dir: str
+    azure_container: str = "localization"
+    azure_account_url: str | None = None
+    azure_connection_string: str | None = None
+
+    def _identity(self) -> tuple[object, ...]:
+        return (
+            self.storage_type,
+            self.local_root,
+            self.azure_container,
+            self.azure_account_url,
+            self.azure_connection_string,
+        )
+
+    def backend(self) -> StorageBackend:
+        """The storage backend of this configuration (one per process)."""
+        return _once(
+            ("storage", *self._identity()),
+            lambda: open_storage(
+                self.storage_type,
+                local_root=Path(self.local_root),
+                container=self.azure_container,
+                connection_string=self.azure_connection_string,
+                account_url=self.azure_account_url,
+            ),
+        )
+
     def workspace(self) -> Workspace:
-        """Local scratch space backed by the storage."""
-        return Workspace(self.storage, self.settings.data_dir / "work")
+        """Local working copies of stored objects, in the scratch folder."""
+        return _once(
+            ("workspace", self.scratch_dir, *self._identity()),
+            lambda: Workspace(self.backend(), Path(self.scratch_dir)),
+        )
 
-    @cached_property
-    def separator(self) -> AudioSeparator:
-        """The separation provider."""
-        return create_separator(self.settings)
 
-    @cached_property
+class PipelineResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """What a source may be (refused at ``source_video`` otherwise) and the mix's loudness."""
+
+    min_duration_s: float
+    max_duration_s: float
+    max_upload_bytes: int
+    loudness_target_lufs: float
+
+    def limits(self) -> Limits:
+        """The source limits ``ingest`` enforces."""
+        return Limits(
+            min_duration_s=self.min_duration_s,
+            max_duration_s=self.max_duration_s,
+            max_bytes=self.max_upload_bytes,
+        )
+
+
+class SeparatorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Speech/background separation (``SEPARATOR_PROVIDER``)."""
+
+    provider: str
+
+    def get(self) -> AudioSeparator:
+        """The separator (built on first use, kept for the process)."""
+        settings = get_settings().model_copy(update={"separator_provider": self.provider})
+        return _once(("separator", self.provider), lambda: create_separator(settings))
+
+
+class TranscriberResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Speech-to-text with language detection (``STT_PROVIDER``, ``STT_MODEL``, ``WHISPER_*``)."""
+
+    provider: str
+    model: str
+    device: Literal["cpu", "cuda"] = "cpu"
+    threads: int = 2
+    models_dir: str
+
+    def get(self) -> Transcriber:
+        """The transcriber, its model loaded on first use and kept for the process."""
+        settings = get_settings().model_copy(
+            update={
+                "stt_provider": self.provider,
+                "stt_model": self.model,
+                "whisper_device": self.device,
+                "whisper_threads": self.threads,
+                "models_dir": Path(self.models_dir),
+            }
+        )
+        key = ("transcriber", self.provider, self.model, self.device, self.threads, self.models_dir)
+        return _once(key, lambda: create_transcriber(settings))
+
+
+class TranslatorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Translation into the target language (``TRANSLATOR_PROVIDER``, ``TRANSLATION_MODEL``,
+    ``SIDECAR_DIR``)."""
+
+    provider: str
+    model: str
+    models_dir: str
+    sidecar_dir: str
+    device: Literal["cpu", "cuda"] = "cpu"
+    threads: int = 2
+
+    def get(self) -> Translator:
+        """The translator, its model loaded on first use and kept for the process."""
+        settings = get_settings().model_copy(
+            update={
+                "translator_provider": self.provider,
+                "translation_model": self.model,
+                "models_dir": Path(self.models_dir),
+                "sidecar_dir": Path(self.sidecar_dir),
+                "whisper_device": self.device,
+                "whisper_threads": self.threads,
+            }
+        )
+        key = ("translator", self.provider, self.model, self.models_dir, self.sidecar_dir)
+        return _once((*key, self.device, self.threads), lambda: create_translator(settings))
+
+
+class SynthesizerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Speech synthesis of the dub lines (``TTS_PROVIDER``)."""
+
+    provider: str
+
+    def get(self) -> Synthesizer:
+        """The synthesizer (built on first use, kept for the process)."""
+        settings = get_settings().model_copy(update={"tts_provider": self.provider})
+        return _once(("synthesizer", self.provider), lambda: create_synthesizer(settings))
+
+
+class LipSyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The lip-sync engine (``LIPSYNC_PROVIDER``)."""
+
+    provider: str
+
+    def get(self) -> LipSyncer:
+        """The engine (built on first use, kept for the process)."""
+        settings = get_settings().model_copy(update={"lipsync_provider": self.provider})
+        return _once(("lipsyncer", self.provider), lambda: create_lipsyncer(settings))
+
+
+def _secret(value: str | None, variable: str, *, from_env: bool) -> str | None:
+    """A secret for a resource field: in definitions, the variable (the UI shows its name, not
+    its value); outside Dagster, the value itself."""
+    if value is None:
+        return None
+    return cast(str, dg.EnvVar(variable)) if from_env else value
+
+
+def build_resources(settings: Settings, *, secrets_from_env: bool = False) -> dict[str, Any]:
+    """Every resource the assets, sensors and the CLI use, configured from ``settings``."""
+    secret = settings.azure_storage_connection_string
+    models = str(settings.resolved_models_dir)
+    return {
+        "storage": StorageResource(
+            storage_type=settings.storage_type,
+            local_root=str(settings.storage_root),
+            scratch_dir=str(settings.data_dir / "work"),
+            azure_container=settings.azure_storage_container,
+            azure_account_url=settings.azure_storage_account_url,
+            azure_connection_string=_secret(
+                secret.get_secret_value() if secret else None,
+                "AZURE_STORAGE_CONNECTION_STRING",
+                from_env=secrets_from_env,
+            ),
+        ),
+        "pipeline": PipelineResource(
+            min_duration_s=settings.min_duration_s,
+            max_duration_s=settings.max_duration_s,
+            max_upload_bytes=settings.max_upload_bytes,
+            loudness_target_lufs=settings.loudness_target_lufs,
+        ),
+        "separator": SeparatorResource(provider=settings.separator_provider),
+        "transcriber": TranscriberResource(
+            provider=settings.stt_provider,
+            model=settings.stt_model,
+            device=settings.whisper_device,
+            threads=settings.whisper_threads,
+            models_dir=models,
+        ),
+        "translator": TranslatorResource(
+            provider=settings.translator_provider,
+            model=settings.translation_model,
+            models_dir=models,
+            sidecar_dir=str(settings.sidecar_dir or settings.data_dir / "sidecars"),
+            device=settings.whisper_device,
+            threads=settings.whisper_threads,
+        ),
+        "synthesizer": SynthesizerResource(provider=settings.tts_provider),
+        "lipsyncer": LipSyncResource(provider=settings.lipsync_provider),
+    }
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    """The resources as the CLI uses them outside a run (registration, status, reports)."""
+
+    settings: Settings
+    resources: Mapping[str, Any]
+
+    @property
+    def storage(self) -> StorageBackend:
+        """The storage backend."""
+        return cast(StorageResource, self.resources["storage"]).backend()
+
+    @property
+    def workspace(self) -> Workspace:
+        """Local working copies of stored objects."""
+        return cast(StorageResource, self.resources["storage"]).workspace()
+
+    @property
     def transcriber(self) -> Transcriber:
-        """The transcription provider."""
-        return create_transcriber(self.settings)
+        """The transcriber (language detection at registration)."""
+        return cast(TranscriberResource, self.resources["transcriber"]).get()
 
-    @cached_property
+    @property
     def translator(self) -> Translator:
-        """The translation provider."""
-        return create_translator(self.settings)
-
-    @cached_property
-    def synthesizer(self) -> Synthesizer:
-        """The synthesis provider."""
-        return create_synthesizer(self.settings)
-
-    @cached_property
-    def lipsyncer(self) -> LipSyncer:
-        """The lip-sync engine."""
-        return create_lipsyncer(self.settings)
+        """The translator (which targets it can produce)."""
+        return cast(TranslatorResource, self.resources["translator"]).get()
 
 
-_RUNTIMES: dict[str, Runtime] = {}
-
-
-def runtime() -> Runtime:
-    """The runtime of this process for the current settings."""
-    settings = get_settings()
-    key = settings.model_dump_json()
-    if key not in _RUNTIMES:
-        _RUNTIMES.clear()
-        _RUNTIMES[key] = Runtime(settings)
-    return _RUNTIMES[key]
+def toolkit(settings: Settings | None = None, **overrides: Any) -> Toolkit:
+    """The CLI's toolkit for ``settings`` (this process's by default), resources overridable."""
+    settings = settings or get_settings()
+    return Toolkit(settings, {**build_resources(settings), **overrides})
 
 
 def pool_for(layer: str) -> str | None:
@@ -105,11 +303,3 @@ def pool_for(layer: str) -> str | None:
     if chosen in REMOTE_PROVIDERS.get(layer, set()):
         return chosen
     return None
-
-
-class LocalizationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Gives assets the process runtime (settings come from the environment, read once)."""
-
-    def get(self) -> Runtime:
-        """The runtime of this process."""
-        return runtime()

@@ -17,7 +17,7 @@ from localization_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO / "tests" / "media"
-MODELS = REPO / "data" / "models"
+MODELS = REPO / ".venv" / "share" / "localization" / "models"
 AZURITE_KEY = (  # the emulator's public, documented development key (not a secret)
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )

@@ -20,8 +20,8 @@ WATCHED = [
     ".build/venv",
     ".build/npm",
     "node_modules/.bin/azurite-blob",
-    "data/models/base/model.bin",
-    "data/models/tiny.en/model.bin",
+    ".venv/share/localization/models/base/model.bin",
+    ".venv/share/localization/models/tiny.en/model.bin",
 ]
 
 

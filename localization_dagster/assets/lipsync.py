@@ -22,7 +22,7 @@ from localization_dagster.assets.common import (
     version_of,
     video_input,
 )
-from localization_dagster.resources import LocalizationResource, pool_for
+from localization_dagster.resources import LipSyncResource, StorageResource, pool_for
 
 
 class SegmentSelection(dg.Config):
@@ -49,18 +49,18 @@ def sync_segment(
     window: SyncWindow,
     source_video: SourceVideo,
     dub_track: DubTrack,
-    localization: LocalizationResource,
+    storage: StorageResource,
+    lipsyncer: LipSyncResource,
 ) -> SegmentResult:
     """Lip-sync one window, or find its result in the segment store."""
-    rt = localization.get()
     force = config.force and (not config.segments or window.index in config.segments)
     with stage("lipsync"):
         result = sync_window(
-            rt.workspace,
+            storage.workspace(),
             source=source_video,
             dub=dub_track,
             window=window,
-            engine=rt.lipsyncer,
+            engine=lipsyncer.get(),
             force=force,
         )
     context.log.info(
@@ -74,11 +74,11 @@ def collect_segments(
     context: dg.OpExecutionContext,
     segments: list[SegmentResult],
     source_video: SourceVideo,
-    localization: LocalizationResource,
+    lipsyncer: LipSyncResource,
 ) -> LipSync:
     """Composite the synced windows into the source picture and report every segment."""
     with stage("lipsync"):
-        result = composite(source_video, segments, localization.get().lipsyncer)
+        result = composite(source_video, segments, lipsyncer.get())
     context.add_output_metadata(
         {
             "segments": dg.MetadataValue.table(

@@ -27,7 +27,14 @@ from localization_dagster.assets.common import (
     video_id,
     video_input,
 )
-from localization_dagster.resources import LocalizationResource, pool_for
+from localization_dagster.resources import (
+    LipSyncResource,
+    PipelineResource,
+    StorageResource,
+    SynthesizerResource,
+    TranslatorResource,
+    pool_for,
+)
 
 
 @dg.asset(
@@ -42,18 +49,18 @@ def translation(
     context: dg.AssetExecutionContext,
     transcript: Transcript,
     stems: Stems,
-    localization: LocalizationResource,
+    storage: StorageResource,
+    translator: TranslatorResource,
 ) -> dg.Output[Translation]:
     """One translated line per dub line, each with its slot as the duration budget."""
-    rt = localization.get()
     with stage("translation"):
         result = translate(
-            rt.workspace,
+            storage.workspace(),
             video_id=video_id(context),
             transcript=transcript,
             stems=stems,
             target=language(context),
-            translator=rt.translator,
+            translator=translator.get(),
         )
     return dg.Output(
         result,
@@ -74,10 +81,10 @@ def translation(
     code_version=version_of("translation_review"),
 )
 def translation_review(
-    context: dg.AssetExecutionContext, translation: Translation, localization: LocalizationResource
+    context: dg.AssetExecutionContext, translation: Translation, storage: StorageResource
 ) -> dg.Output[ReviewDecision]:
     """The review gate after translation. Under the ``auto`` policy it approves at once."""
-    record = load_record(localization.get().storage, video_id(context))
+    record = load_record(storage.backend(), video_id(context))
     decision = ReviewDecision(
         policy=record.review_policy,
         status="approved",
@@ -100,10 +107,12 @@ def dub_track(
     source_video: SourceVideo,
     stems: Stems,
     translation_review: ReviewDecision,
-    localization: LocalizationResource,
+    storage: StorageResource,
+    pipeline: PipelineResource,
+    synthesizer: SynthesizerResource,
+    translator: TranslatorResource,
 ) -> dg.Output[DubTrack]:
     """Per-line speech fitted to its slot, the voice track and the loudness-normalized mix."""
-    rt = localization.get()
 
     def progress(done: int, total: int) -> None:
         if done == total or done % 10 == 0:
@@ -111,14 +120,14 @@ def dub_track(
 
     with stage("dub_track"):
         result = build_dub_track(
-            rt.workspace,
+            storage.workspace(),
             source=source_video,
             stems=stems,
             translation=translation_review.translation,
-            synthesizer=rt.synthesizer,
-            loudness_lufs=rt.settings.loudness_target_lufs,
+            synthesizer=synthesizer.get(),
+            loudness_lufs=pipeline.loudness_target_lufs,
             progress=progress,
-            shorten=rt.translator.shorten,
+            shorten=translator.get().shorten,
         )
     return dg.Output(
         result,
@@ -144,18 +153,18 @@ def sync_plan(
     face_track: FaceTrack,
     dub_track: DubTrack,
     translation_review: ReviewDecision,
-    localization: LocalizationResource,
+    storage: StorageResource,
+    lipsyncer: LipSyncResource,
 ) -> dg.Output[SyncPlan]:
     """Windows of source time for the lip-sync engine, with their cache keys."""
-    rt = localization.get()
     with stage("sync_plan"):
         result = plan_sync(
-            rt.workspace,
+            storage.workspace(),
             source=source_video,
             faces=face_track,
             dub=dub_track,
             translation=translation_review.translation,
-            engine=rt.lipsyncer,
+            engine=lipsyncer.get(),
             tuning="default",
         )
     share = result.frames_in_windows / result.frames_total if result.frames_total else 0.0
@@ -185,10 +194,9 @@ def localized_video(
     dub_track: DubTrack,
     sync_plan: SyncPlan,
     lipsync: LipSync,
-    localization: LocalizationResource,
+    storage: StorageResource,
 ) -> dg.Output[LocalizedVideo]:
     """The delivered mp4 (dub first, original second), .srt/.vtt and report.json."""
-    rt = localization.get()
     with stage("localized_video"):
         report = build_report(
             source=source_video,
@@ -200,7 +208,7 @@ def localized_video(
             lipsync=lipsync,
         )
         result = assemble(
-            rt.workspace,
+            storage.workspace(),
             source=source_video,
             translation=translation_review.translation,
             dub=dub_track,

@@ -9,7 +9,7 @@ from localization_core.cache import cache_key
 from localization_core.catalog import VideoRecord, load_record
 from localization_core.domain import Transcript
 from localization_core.stages.faces import face_metadata, track_faces
-from localization_core.stages.ingest import Limits, ingest
+from localization_core.stages.ingest import ingest
 from localization_core.stages.separate import separate
 from localization_core.stages.transcribe import transcribe
 from localization_dagster.assets.common import (
@@ -19,7 +19,13 @@ from localization_dagster.assets.common import (
     video_id,
     videos,
 )
-from localization_dagster.resources import LocalizationResource, pool_for
+from localization_dagster.resources import (
+    PipelineResource,
+    SeparatorResource,
+    StorageResource,
+    TranscriberResource,
+    pool_for,
+)
 from localization_dagster.versions import source_data_version
 
 
@@ -30,19 +36,12 @@ from localization_dagster.versions import source_data_version
     code_version=version_of("source_video"),
 )
 def source_video(
-    context: dg.AssetExecutionContext, localization: LocalizationResource
+    context: dg.AssetExecutionContext, storage: StorageResource, pipeline: PipelineResource
 ) -> dg.Output[SourceVideo]:
     """The registered upload, probed and copied into the video's folder; bad media stop here."""
-    rt = localization.get()
     with stage("source_video"):
-        record = load_record(rt.storage, video_id(context))
-        settings = rt.settings
-        limits = Limits(
-            min_duration_s=settings.min_duration_s,
-            max_duration_s=settings.max_duration_s,
-            max_bytes=settings.max_upload_bytes,
-        )
-        source = ingest(rt.workspace, record, limits)
+        record = load_record(storage.backend(), video_id(context))
+        source = ingest(storage.workspace(), record, pipeline.limits())
     with warnings.catch_warnings():  # Output(data_version=) is beta; it is how a root asset
         warnings.simplefilter("ignore", dg.BetaWarning)  # tells Dagster what changed
         return _source_output(source, record)
@@ -74,11 +73,12 @@ def _source_output(source: SourceVideo, record: VideoRecord) -> dg.Output[Source
     pool=pool_for("separation"),
     code_version=version_of("stems"),
 )
-def stems(source_video: SourceVideo, localization: LocalizationResource) -> dg.Output[Stems]:
+def stems(
+    source_video: SourceVideo, storage: StorageResource, separator: SeparatorResource
+) -> dg.Output[Stems]:
     """Vocals and background; a dual-mono source is flagged as degraded."""
-    rt = localization.get()
     with stage("stems"):
-        result = separate(rt.workspace, source_video, rt.separator)
+        result = separate(storage.workspace(), source_video, separator.get())
     return dg.Output(
         result,
         metadata={
@@ -97,12 +97,14 @@ def stems(source_video: SourceVideo, localization: LocalizationResource) -> dg.O
     code_version=version_of("transcript"),
 )
 def transcript(
-    source_video: SourceVideo, stems: Stems, localization: LocalizationResource
+    source_video: SourceVideo,
+    stems: Stems,
+    storage: StorageResource,
+    transcriber: TranscriberResource,
 ) -> dg.Output[Transcript]:
     """Dub lines with speakers, and the source language with its probability."""
-    rt = localization.get()
     with stage("transcript"):
-        result = transcribe(rt.workspace, source_video, stems, rt.transcriber)
+        result = transcribe(storage.workspace(), source_video, stems, transcriber.get())
     return dg.Output(
         result,
         metadata={
@@ -121,22 +123,20 @@ def transcript(
     kinds={"opencv"},
     code_version=version_of("face_track"),
 )
-def face_track(
-    source_video: SourceVideo, localization: LocalizationResource
-) -> dg.Output[FaceTrack]:
+def face_track(source_video: SourceVideo, storage: StorageResource) -> dg.Output[FaceTrack]:
     """Where an engine-usable frontal face is visible, to the frame; its cost per minute.
 
     Cached by what it reads (the picture's content version and this stage's code version), so
     a source-language correction, which makes it stale, costs a lookup, not a scan."""
-    rt = localization.get()
+    backend = storage.backend()
     digest = cache_key("face_track", source=source_video.version, code=version_of("face_track"))
     key = f"cache/face_track/{digest}.json"
     with stage("face_track"):
-        if rt.storage.exists(key):
-            result = FaceTrack.model_validate_json(rt.storage.read_bytes(key))
+        if backend.exists(key):
+            result = FaceTrack.model_validate_json(backend.read_bytes(key))
             reused = True
         else:
-            result = track_faces(rt.workspace.local(source_video.key), source_video)
-            rt.storage.write_bytes(key, result.model_dump_json().encode())
+            result = track_faces(storage.workspace().local(source_video.key), source_video)
+            backend.write_bytes(key, result.model_dump_json().encode())
             reused = False
     return dg.Output(result, metadata={**face_metadata(result), "reused_from_cache": reused})

@@ -5,8 +5,9 @@ import dagster as dg
 
 from localization_core.catalog import VideoRecord, record_for_upload
 from localization_core.errors import LocalizationError
+from localization_core.storage import StorageBackend
 from localization_dagster.partitions import videos
-from localization_dagster.resources import runtime
+from localization_dagster.resources import StorageResource
 
 SOURCE_VIDEO = dg.AssetKey("source_video")
 
@@ -23,11 +24,10 @@ def ingested_version(instance: dg.DagsterInstance, video: str) -> str | None:
 
 
 def requests_for_uploads(
-    instance: dg.DagsterInstance,
+    instance: dg.DagsterInstance, storage: StorageBackend
 ) -> tuple[list[dg.RunRequest], list[VideoRecord], list[str]]:
     """Run requests for uploads not yet ingested at their current version, the records
     registered on the way, and one line per upload that could not be registered."""
-    storage = runtime().storage
     requests: list[dg.RunRequest] = []
     records: list[VideoRecord] = []
     problems: list[str] = []
@@ -60,8 +60,10 @@ def build_upload_sensor(interval_s: int) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         asset_selection=[SOURCE_VIDEO],
     )
-    def uploads_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        requests, records, problems = requests_for_uploads(context.instance)
+    def uploads_sensor(
+        context: dg.SensorEvaluationContext, storage: StorageResource
+    ) -> dg.SensorResult:
+        requests, records, problems = requests_for_uploads(context.instance, storage.backend())
         for problem in problems:
             context.log.warning(problem)
         known = set(context.instance.get_dynamic_partitions(videos.name or "videos"))

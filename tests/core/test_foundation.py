@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_settings_read_env_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert settings.separator_provider == "demucs"
     assert settings.tts_provider == "http"
     assert settings.storage_root == tmp_path / "storage"
-    assert settings.resolved_models_dir == tmp_path / "models"
+    assert settings.resolved_models_dir == Path(sys.prefix) / "share/localization/models"
     with pytest.raises(ValidationError):
         Settings(STORAGE_TYPE="ftp")
     with pytest.raises(ValidationError):

@@ -66,16 +66,16 @@ def test_cli_reports_bad_input_in_one_line(
 def test_dagster_run_fails_at_source_video_without_retry(
     project: Settings, bad_files: dict[str, Path], name: str
 ) -> None:
-    from localization_dagster.definitions import defs
+    from localization_dagster.definitions import current
     from localization_dagster.registration import register
-    from localization_dagster.resources import runtime
+    from localization_dagster.resources import toolkit
     from localization_dagster.runner import RunFailedError, materialize, open_instance
 
-    rt = runtime()
+    rt = toolkit()
     instance = open_instance(rt.settings)
     record = register(rt, instance, bad_files[name], targets=["en"], detect=False)
     with pytest.raises(RunFailedError) as failed:
-        materialize(defs, instance, ["source_video", "stems"], record.video_id)
+        materialize(current(), instance, ["source_video", "stems"], record.video_id)
     assert failed.value.stage == "source_video"
 
     run = instance.get_run_by_id(failed.value.run_id)
@@ -117,7 +117,7 @@ def test_a_language_added_in_dagster_that_cannot_be_produced_fails_translation(
     project: Settings, french_face_clip: Path
 ) -> None:
     """Ops add languages in the UI without the CLI's check: the run refuses them clearly."""
-    from localization_dagster.definitions import defs
+    from localization_dagster.definitions import current
     from localization_dagster.runner import RunFailedError, materialize, open_instance
     from tests.e2e.conftest import run_video_level
 
@@ -127,7 +127,7 @@ def test_a_language_added_in_dagster_that_cannot_be_produced_fails_translation(
         instance.add_dynamic_partitions("languages", [lang])
         key = dg.MultiPartitionKey({"video": video_id, "lang": lang})
         with pytest.raises(RunFailedError) as failed:
-            materialize(defs, instance, ["translation"], key)
+            materialize(current(), instance, ["translation"], key)
         assert failed.value.stage == "translation" and message in str(failed.value)
     assert outputs(project) == []
 

@@ -15,7 +15,8 @@ from localization_core.domain import MediaProbe, SeparationResult, TranslatedLin
 from localization_core.errors import TTSGenerationError
 from localization_core.providers.synthesis.base import VoiceHint
 from localization_core.providers.synthesis.espeak import EspeakSynthesizer
-from localization_core.settings import Settings
+from localization_core.settings import Settings, get_settings
+from localization_dagster.resources import SynthesizerResource, build_resources
 from tests.conftest import ffmpeg
 
 COLOURS = ("red", "blue", "green", "black", "white", "pink", "gold", "gray", "brown", "tan")
@@ -35,23 +36,31 @@ class FlakyVoice(EspeakSynthesizer):
         return super().synthesize(text, language, voice, out_path)
 
 
+class FlakyVoiceResource(SynthesizerResource):
+    """The synthesizer resource a test binds instead of the configured one."""
+
+    failing: list[str]
+
+    def get(self) -> FlakyVoice:
+        return FlakyVoice(set(self.failing))
+
+
 Upstream = tuple[SourceVideo, Stems, Translation]
 
 
 @pytest.fixture()
 def make_upstream(project: Settings, tmp_path: Path) -> Callable[[int], Upstream]:
     """A localization of ``n`` short lines that all fit their one-second slots."""
-    from localization_dagster.resources import runtime
 
     def make(n: int) -> Upstream:
-        rt = runtime()
+        workspace = build_resources(get_settings())["storage"].workspace()
         duration = n + 1.0
         background, speech = tmp_path / "background.wav", tmp_path / "speech.wav"
         ffmpeg("-f", "lavfi", "-i", f"anoisesrc=d={duration}:a=0.01", "-ac", "2", str(background))
         ffmpeg("-f", "lavfi", "-i", "sine=f=140:d=2", str(speech))
         prefix = "videos/gate/stems"
         for path in (background, speech):
-            rt.workspace.put(f"{prefix}/{path.name}", path)
+            workspace.put(f"{prefix}/{path.name}", path)
         stems = Stems(
             vocals_key=f"{prefix}/speech.wav",
             background_key=f"{prefix}/background.wav",
@@ -74,17 +83,26 @@ def make_upstream(project: Settings, tmp_path: Path) -> Callable[[int], Upstream
 
 def run_dub_track(upstream: Upstream, failing: int) -> DubTrack:
     from localization_dagster.assets.localization import dub_track
-    from localization_dagster.resources import LocalizationResource, runtime
 
     source, stems, translation = upstream
-    runtime().__dict__["synthesizer"] = FlakyVoice(
-        {line.text for line in translation.lines[:failing]}
+    resources = build_resources(get_settings())
+    flaky = FlakyVoiceResource(
+        provider="flaky", failing=[line.text for line in translation.lines[:failing]]
     )
     review = ReviewDecision(policy="auto", status="approved", translation=translation)
     context = dg.build_asset_context(
         partition_key=dg.MultiPartitionKey({"video": "gate", "lang": "en"})
     )
-    output = dub_track(context, source, stems, review, LocalizationResource())
+    output = dub_track(
+        context,
+        source,
+        stems,
+        review,
+        storage=resources["storage"],
+        pipeline=resources["pipeline"],
+        synthesizer=flaky,
+        translator=resources["translator"],
+    )
     assert isinstance(output, dg.Output)
     result: DubTrack = output.value
     return result
@@ -117,7 +135,6 @@ def test_a_line_too_long_for_its_slot_is_shortened_before_it_is_cut(
     make_upstream: Callable[[int], Upstream],
 ) -> None:
     from localization_core.stages.dub import build_dub_track
-    from localization_dagster.resources import runtime
 
     source, stems, translation = make_upstream(10)
     long_line = translation.lines[0].model_copy(
@@ -130,9 +147,11 @@ def test_a_line_too_long_for_its_slot_is_shortened_before_it_is_cut(
         asked.append(budget)
         return "too long"
 
+    workspace = build_resources(get_settings())["storage"].workspace()
+
     def dub(hook: Callable[[TranslatedLine, float], str | None] | None) -> DubTrack:
         return build_dub_track(
-            runtime().workspace, source=source, stems=stems, translation=short,
+            workspace, source=source, stems=stems, translation=short,
             synthesizer=EspeakSynthesizer(), loudness_lufs=-16.0, shorten=hook,
         )  # fmt: skip
 

@@ -40,17 +40,17 @@ class Project:
 @pytest.fixture(scope="module")
 def project_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """An English clip registered with a wrong source language, its video level materialized."""
-    from localization_dagster.definitions import defs
+    from localization_dagster.definitions import current
     from localization_dagster.registration import register
-    from localization_dagster.resources import runtime
+    from localization_dagster.resources import toolkit
     from localization_dagster.runner import materialize, open_instance
 
     data = tmp_path_factory.mktemp("fresh") / "data"
     with project_settings(data) as settings:
         clip = media_file("talking_head_square_25fps.mp4")
         instance = open_instance(settings)
-        record = register(runtime(), instance, clip, targets=["en"], source_language="de")
-        materialize(defs, instance, VIDEO_LEVEL, record.video_id)
+        record = register(toolkit(), instance, clip, targets=["en"], source_language="de")
+        materialize(current(), instance, VIDEO_LEVEL, record.video_id)
         yield Project(settings, instance, record.video_id, clip)
 
 
@@ -66,9 +66,9 @@ def source_status(project: Project) -> str:
     from localization_core.catalog import load_record
     from localization_dagster.definitions import defs
     from localization_dagster.freshness import StaleChecker, source_state
-    from localization_dagster.resources import runtime
+    from localization_dagster.resources import toolkit
 
-    record = load_record(runtime().storage, project.video_id)
+    record = load_record(toolkit().storage, project.video_id)
     return source_state(StaleChecker(project.instance, defs), record).status
 
 
@@ -88,15 +88,15 @@ def test_a_materialized_video_level_is_fresh_and_localizations_missing(
 def test_a_language_correction_makes_everything_after_the_source_stale(
     project_run: Project,
 ) -> None:
-    from localization_dagster.definitions import defs
+    from localization_dagster.definitions import current
     from localization_dagster.registration import correct_source_language
-    from localization_dagster.resources import runtime
+    from localization_dagster.resources import toolkit
     from localization_dagster.runner import materialize
 
-    correct_source_language(runtime(), project_run.video_id, "es")
+    correct_source_language(toolkit(), project_run.video_id, "es")
     assert source_status(project_run) == "stale", "the catalog changed under source_video"
     assert shown(project_run)["source_video"][0] == "stale"
-    materialize(defs, project_run.instance, ["source_video"], project_run.video_id)
+    materialize(current(), project_run.instance, ["source_video"], project_run.video_id)
     assert source_status(project_run) == "fresh"
     assert states(project_run, project_run.video_id, VIDEO_LEVEL) == {
         "source_video": "fresh",
@@ -111,10 +111,10 @@ def test_a_language_correction_makes_everything_after_the_source_stale(
 
 def test_a_stale_face_track_is_found_in_its_cache_not_rescanned(project_run: Project) -> None:
     """The language changed, not the picture: face_track reruns from its cache."""
-    from localization_dagster.definitions import defs
+    from localization_dagster.definitions import current
     from localization_dagster.runner import materialize
 
-    materialize(defs, project_run.instance, ["face_track"], project_run.video_id)
+    materialize(current(), project_run.instance, ["face_track"], project_run.video_id)
     event = project_run.instance.get_latest_materialization_event(dg.AssetKey("face_track"))
     assert event is not None and event.asset_materialization is not None
     assert event.asset_materialization.metadata["reused_from_cache"].value is True
@@ -125,21 +125,21 @@ def shown(project: Project) -> dict[str, tuple[str, str]]:
     """What `localize status` shows for the video-level stages: status and detail."""
     from localization_core.catalog import load_record
     from localization_dagster.definitions import defs
-    from localization_dagster.resources import runtime
+    from localization_dagster.resources import toolkit
     from localization_dagster.status import status_rows
 
-    record = load_record(runtime().storage, project.video_id)
+    record = load_record(toolkit().storage, project.video_id)
     rows = status_rows(project.instance, defs, [record])
     return {row.stage: (row.status, row.detail) for row in rows if row.partition == record.video_id}
 
 
 def test_a_re_upload_makes_the_source_stale(project_run: Project, tmp_path: Path) -> None:
     from localization_dagster.registration import register
-    from localization_dagster.resources import runtime
+    from localization_dagster.resources import toolkit
 
     edited = tmp_path / project_run.clip.name
     ffmpeg("-i", str(project_run.clip), "-c", "copy", "-metadata", "comment=v2", str(edited))
-    register(runtime(), project_run.instance, edited, targets=["en"], detect=False,
+    register(toolkit(), project_run.instance, edited, targets=["en"], detect=False,
              video_id=project_run.video_id)  # fmt: skip
     assert source_status(project_run) == "stale"
 

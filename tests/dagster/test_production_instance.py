@@ -88,9 +88,9 @@ def test_one_partition_runs_through_the_production_instance(
 ) -> None:
     """Postgres storage, queued runs, pools and retries as configured; compute logs kept local
     (the Azure manager would try to reach the cloud)."""
-    from localization_dagster.definitions import defs
+    from localization_dagster.definitions import current
     from localization_dagster.registration import register
-    from localization_dagster.resources import runtime
+    from localization_dagster.resources import toolkit
     from localization_dagster.runner import VIDEO_ASSETS, materialize
 
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
@@ -105,12 +105,12 @@ def test_one_partition_runs_through_the_production_instance(
     instance = dg.DagsterInstance.from_config(str(home))
     instance.event_log_storage.set_concurrency_slots("gpu", 1)
 
-    rt = runtime()
+    rt = toolkit()
     record = register(
         rt, instance, media_file("talking_head_square_25fps.mp4"), targets=["en"],
         source_language="fr", detect=False,
     )  # fmt: skip
-    run_id = materialize(defs, instance, VIDEO_ASSETS, record.video_id)
+    run_id = materialize(current(), instance, VIDEO_ASSETS, record.video_id)
 
     run = instance.get_run_by_id(run_id)
     assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS

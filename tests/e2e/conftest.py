@@ -116,19 +116,26 @@ def base_model(tmp_path_factory: pytest.TempPathFactory) -> Transcriber:
 
 
 def run_video_level(
-    path: Path, targets: list[str], *, source: str | None = None, video_id: str | None = None
+    path: Path,
+    targets: list[str],
+    *,
+    source: str | None = None,
+    video_id: str | None = None,
+    resources: dict[str, Any] | None = None,
 ) -> str:
-    """Register ``path`` and materialize its video-level run in this process."""
-    from localization_dagster.definitions import defs
+    """Register ``path`` and materialize its video-level run in this process (``resources``
+    replace configured ones, for registration and the run alike)."""
+    from localization_dagster.definitions import build_definitions, current
     from localization_dagster.registration import register
-    from localization_dagster.resources import runtime
+    from localization_dagster.resources import toolkit
     from localization_dagster.runner import VIDEO_ASSETS, materialize, open_instance
 
-    rt = runtime()
+    rt = toolkit(**(resources or {}))
     instance = open_instance(rt.settings)
     record = register(
         rt, instance, path, targets=targets, source_language=source, video_id=video_id
     )
+    defs = build_definitions(rt.settings, **resources) if resources else current()
     materialize(defs, instance, VIDEO_ASSETS, record.video_id)
     return record.video_id
 
@@ -137,13 +144,13 @@ def run_localization_level(video_id: str, target: str) -> Delivery:
     """Materialize the localization-level run of one partition; the delivered files."""
     import dagster as dg
 
-    from localization_dagster.definitions import defs
-    from localization_dagster.resources import runtime
+    from localization_dagster.definitions import current
+    from localization_dagster.resources import toolkit
     from localization_dagster.runner import LOCALIZATION_ASSETS, materialize, open_instance
 
-    rt = runtime()
+    rt = toolkit()
     key = dg.MultiPartitionKey({"video": video_id, "lang": target})
-    materialize(defs, open_instance(rt.settings), LOCALIZATION_ASSETS, key)
+    materialize(current(), open_instance(rt.settings), LOCALIZATION_ASSETS, key)
     name = f"{video_id}.{target}.mp4"
     return Delivery(rt.settings.storage_root / "outputs" / video_id / target / name)
 
@@ -160,10 +167,10 @@ def load_asset(name: str, partition: str) -> Any:
     """A materialized asset's value, read back through its IO manager."""
     import dagster as dg
 
-    from localization_dagster.definitions import defs
-    from localization_dagster.resources import runtime
+    from localization_dagster.definitions import current
+    from localization_dagster.resources import toolkit
     from localization_dagster.runner import open_instance
 
-    instance = open_instance(runtime().settings)
-    with defs.get_asset_value_loader(instance=instance) as loader:
+    instance = open_instance(toolkit().settings)
+    with current().get_asset_value_loader(instance=instance) as loader:
         return loader.load_asset_value(dg.AssetKey(name), partition_key=partition)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import REPO, free_port, project_env, stop_process_group, wait_for_port
@@ -166,22 +168,36 @@ def test_dagster_ui_shows_both_partition_sets_and_the_cli_runs(
     assert any(run["status"] == "FAILURE" for run in runs), "the bad upload's run is listed too"
 
 
-def test_localize_ui_serves_the_cli_instance(cli_project: CliProject) -> None:
-    """`localize ui` is `dagster dev` on the CLI's instance: the UI lists the CLI's runs.
-
-    `dagster dev` ignores SIGTERM when backgrounded (DESIGN section 6), so its process group
-    is killed."""
+def test_localize_ui_serves_the_cli_instance_and_stops_on_sigterm(
+    cli_project: CliProject, tmp_path: Path
+) -> None:
+    """`localize ui` prints its URL, serves the CLI's runs, and SIGTERM stops it and every
+    child process within 10 s (it runs in the background, not in a terminal)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [LOCALIZE, "ui", "--port", str(port)],
-        cwd=REPO, env=project_env(cli_project.data),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    log = tmp_path / "ui.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [LOCALIZE, "ui", "--port", str(port)],
+            cwd=REPO, env=project_env(cli_project.data),
+            stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
     try:
         wait_for_port(port, timeout=120)
         runs = _graphql(port, "{ runsOrError { ... on Runs { results { runId } } } }")
         listed = {run["runId"] for run in runs["runsOrError"]["results"]}
         assert set(cli_project.run_ids) <= listed
+        assert f"http://127.0.0.1:{port}" in log.read_text()
+        children = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(child.cmdline()) for child in children)
+        assert "dagster-webserver" in names and "dagster-daemon" in names
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        took = time.monotonic() - started
+        _, alive = psutil.wait_procs(children, timeout=max(0.1, 10 - took))
+        assert alive == [], f"left running: {[p.pid for p in alive]}"
+        assert time.monotonic() - started < 10
     finally:
         stop_process_group(proc, grace=0.1)
 

@@ -19,6 +19,7 @@ from localization_core.providers.transcription.base import Transcriber
 from localization_core.settings import Settings
 from localization_core.stages.dub import trim_silence
 from localization_core.timing import BREATH_S
+from localization_dagster.resources import TranscriberResource
 from tests.conftest import ffmpeg, media_file
 from tests.e2e.conftest import (
     Delivery,
@@ -135,7 +136,7 @@ def test_sidecar_translation_of_an_english_clip(
     fits its slot without a cut, and the subtitles are that Spanish text."""
     from localization_core.settings import get_settings
     from localization_core.stages.dub import speaker_voice
-    from localization_dagster.resources import runtime
+    from localization_dagster.resources import toolkit
 
     monkeypatch.setenv("TRANSLATOR_PROVIDER", "sidecar")
     get_settings.cache_clear()
@@ -143,7 +144,7 @@ def test_sidecar_translation_of_an_english_clip(
     video_id = run_video_level(clip, ["es"], video_id="aoc")
     transcript: Transcript = load_asset("transcript", video_id)
     assert transcript.language == "en" and transcript.lines
-    voice = speaker_voice(runtime().workspace, load_asset("stems", video_id))
+    voice = speaker_voice(toolkit().workspace, load_asset("stems", video_id))
     texts = {
         line.id: spanish_sized_to(line.end - line.start, voice, tmp_path)
         for line in transcript.lines
@@ -194,6 +195,22 @@ class ReviewedTranscript(Transcriber):
         return frozenset({"en"})
 
 
+class ReviewedTranscriptResource(TranscriberResource):
+    """The transcriber resource the test binds instead of Whisper: one line per slot."""
+
+    starts: list[float]
+    ends: list[float]
+
+    def get(self) -> Transcriber:
+        pairs = zip(self.starts, self.ends, strict=True)
+        return ReviewedTranscript(
+            tuple(
+                DubLine(id=i + 1, start=start, end=end, text=f"line {i + 1}")
+                for i, (start, end) in enumerate(pairs)
+            )
+        )
+
+
 FOUR_SLOTS = ((0.2, 1.2), (1.5, 2.1), (2.5, 3.5), (3.8, 4.9))
 TOO_LONG = (
     "Esta frase es demasiado larga para caber en su espacio, porque dura varios segundos "
@@ -207,17 +224,20 @@ def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
     """25% of the lines overflow past every fit: the cut is listed with its reason, nothing
     failed, the video is delivered, and the cut line stops before the next one starts."""
     from localization_core.settings import get_settings
-    from localization_dagster.resources import runtime
 
     monkeypatch.setenv("TRANSLATOR_PROVIDER", "sidecar")
     get_settings.cache_clear()
-    lines = tuple(
-        DubLine(id=i + 1, start=start, end=end, text=f"line {i + 1}")
-        for i, (start, end) in enumerate(FOUR_SLOTS)
+    reviewed = ReviewedTranscriptResource(
+        provider="reviewed",
+        model="-",
+        models_dir="-",
+        starts=[start for start, _ in FOUR_SLOTS],
+        ends=[end for _, end in FOUR_SLOTS],
     )
-    runtime().__dict__["transcriber"] = ReviewedTranscript(lines)
     clip = media_file("talking_head_square_25fps.mp4")
-    video_id = run_video_level(clip, ["es"], source="en", video_id="four")
+    video_id = run_video_level(
+        clip, ["es"], source="en", video_id="four", resources={"transcriber": reviewed}
+    )
     write_sidecar(video_id, "es", {1: "Hola.", 2: TOO_LONG, 3: "Muy bien.", 4: "Gracias."})
 
     delivery = run_localization_level(video_id, "es")
