@@ -114,8 +114,27 @@ def _innermost(error: SerializableErrorInfo | None) -> str:
     return (error.message.strip().splitlines() or ["failed"])[0]
 
 
+def blocked_by_check(events: Iterable[dg.DagsterEvent], run_id: str) -> RunFailedError | None:
+    """The first failed blocking check among ``events``: its asset, name and explanation."""
+    for event in events:
+        if event.event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            continue
+        evaluation = event.asset_check_evaluation_data
+        if evaluation.passed or not evaluation.blocking:
+            continue
+        stage = evaluation.asset_key.to_user_string()
+        reason = f"check {evaluation.check_name} failed: {evaluation.description or 'failed'}"
+        return RunFailedError(run_id, stage, event.step_key or stage, reason)
+    return None
+
+
 def failure_of(events: Iterable[dg.DagsterEvent], run_id: str) -> RunFailedError | None:
-    """The first step failure among ``events``: its stage (from metadata) and one-line reason."""
+    """Why a run failed: a failed blocking check, else the first step failure, with its stage
+    (from metadata) and one-line reason."""
+    events = list(events)
+    blocked = blocked_by_check(events, run_id)
+    if blocked is not None:
+        return blocked
     for event in events:
         if event.event_type != dg.DagsterEventType.STEP_FAILURE:
             continue

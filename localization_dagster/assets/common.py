@@ -17,7 +17,10 @@ from localization_core.settings import get_settings
 from localization_dagster.partitions import localizations, videos
 from localization_dagster.versions import code_version
 
-EAGER = dg.AutomationCondition.eager()
+# eager, but never past a failed blocking check (``eager()`` alone ignores checks)
+EAGER = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("eager (blocking checks passed)")
 with warnings.catch_warnings():  # beta in Dagster, and the mapping DESIGN section 3 prescribes
     warnings.simplefilter("ignore")
     FROM_VIDEO = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="video")

@@ -1,5 +1,7 @@
 """Localization-level assets: translation, review gate, dub track, sync plan, delivery."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from localization_core.artifacts import (
@@ -27,6 +29,7 @@ from localization_dagster.assets.common import (
     video_id,
     video_input,
 )
+from localization_dagster.checks import DUB_CHECKS, OUTPUT_CHECKS, dub_checks, output_check
 from localization_dagster.resources import (
     LipSyncResource,
     PipelineResource,
@@ -101,6 +104,7 @@ def translation_review(
     ins={"source_video": video_input(), "stems": video_input()},
     pool=pool_for("synthesis"),
     code_version=version_of("dub_track"),
+    check_specs=DUB_CHECKS,
 )
 def dub_track(
     context: dg.AssetExecutionContext,
@@ -111,7 +115,7 @@ def dub_track(
     pipeline: PipelineResource,
     synthesizer: SynthesizerResource,
     translator: TranslatorResource,
-) -> dg.Output[DubTrack]:
+) -> Iterator[dg.Output[DubTrack] | dg.AssetCheckResult]:
     """Per-line speech fitted to its slot, the voice track and the loudness-normalized mix."""
 
     def progress(done: int, total: int) -> None:
@@ -129,7 +133,7 @@ def dub_track(
             progress=progress,
             shorten=translator.get().shorten,
         )
-    return dg.Output(
+    yield dg.Output(
         result,
         metadata={
             "lines": len(result.lines),
@@ -139,6 +143,7 @@ def dub_track(
             "cut": sum(fit.cut for fit in result.lines),
         },
     )
+    yield from dub_checks(result)
 
 
 @dg.asset(
@@ -185,6 +190,7 @@ def sync_plan(
     automation_condition=EAGER,
     ins={"source_video": video_input(), "stems": video_input(), "transcript": video_input()},
     code_version=version_of("localized_video"),
+    check_specs=OUTPUT_CHECKS,
 )
 def localized_video(
     source_video: SourceVideo,
@@ -195,7 +201,7 @@ def localized_video(
     sync_plan: SyncPlan,
     lipsync: LipSync,
     storage: StorageResource,
-) -> dg.Output[LocalizedVideo]:
+) -> Iterator[dg.Output[LocalizedVideo] | dg.AssetCheckResult]:
     """The delivered mp4 (dub first, original second), .srt/.vtt and report.json."""
     with stage("localized_video"):
         report = build_report(
@@ -215,7 +221,7 @@ def localized_video(
             lipsync=lipsync,
             report=report,
         )
-    return dg.Output(
+    yield dg.Output(
         result,
         metadata={
             "video": result.video_key,
@@ -225,3 +231,4 @@ def localized_video(
             "speech": result.has_speech,
         },
     )
+    yield output_check(source_video, result)

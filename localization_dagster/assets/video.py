@@ -1,6 +1,7 @@
 """Video-level assets: source_video, stems, transcript, face_track."""
 
 import warnings
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -19,6 +20,7 @@ from localization_dagster.assets.common import (
     video_id,
     videos,
 )
+from localization_dagster.checks import STEMS_CHECKS, stems_check
 from localization_dagster.resources import (
     PipelineResource,
     SeparatorResource,
@@ -72,14 +74,15 @@ def _source_output(source: SourceVideo, record: VideoRecord) -> dg.Output[Source
     automation_condition=EAGER,
     pool=pool_for("separation"),
     code_version=version_of("stems"),
+    check_specs=STEMS_CHECKS,
 )
 def stems(
     source_video: SourceVideo, storage: StorageResource, separator: SeparatorResource
-) -> dg.Output[Stems]:
+) -> Iterator[dg.Output[Stems] | dg.AssetCheckResult]:
     """Vocals and background; a dual-mono source is flagged as degraded."""
     with stage("stems"):
         result = separate(storage.workspace(), source_video, separator.get())
-    return dg.Output(
+    yield dg.Output(
         result,
         metadata={
             "degraded": result.separation.degraded,
@@ -87,6 +90,7 @@ def stems(
             "note": result.separation.note,
         },
     )
+    yield stems_check(result)
 
 
 @dg.asset(

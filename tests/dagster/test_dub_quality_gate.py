@@ -4,45 +4,23 @@ TTSGenerationError. Short localizations keep the boundary exact and the test qui
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 import dagster as dg
 import pytest
 
 from localization_core.artifacts import DubTrack, ReviewDecision, SourceVideo, Stems
 from localization_core.domain import MediaProbe, SeparationResult, TranslatedLine, Translation
-from localization_core.errors import TTSGenerationError
-from localization_core.providers.synthesis.base import VoiceHint
 from localization_core.providers.synthesis.espeak import EspeakSynthesizer
 from localization_core.settings import Settings, get_settings
-from localization_dagster.resources import SynthesizerResource, build_resources
+from localization_dagster.resources import build_resources
 from tests.conftest import ffmpeg
+from tests.fakes import FlakyVoiceResource
 
 COLOURS = ("red", "blue", "green", "black", "white", "pink", "gold", "gray", "brown", "tan")
 THINGS = ("cat", "dog", "sun", "tree", "car", "hat", "cup", "box", "pen", "key")
-
-
-class FlakyVoice(EspeakSynthesizer):
-    """espeak-ng, except for the chosen lines, which fail like a broken TTS service."""
-
-    def __init__(self, failing: set[str]) -> None:
-        super().__init__()
-        self.failing = failing
-
-    def synthesize(self, text: str, language: str, voice: VoiceHint, out_path: Path) -> Path:
-        if text in self.failing:
-            raise TTSGenerationError(-1, f"service refused {text!r}")
-        return super().synthesize(text, language, voice, out_path)
-
-
-class FlakyVoiceResource(SynthesizerResource):
-    """The synthesizer resource a test binds instead of the configured one."""
-
-    failing: list[str]
-
-    def get(self) -> FlakyVoice:
-        return FlakyVoice(set(self.failing))
 
 
 Upstream = tuple[SourceVideo, Stems, Translation]
@@ -81,7 +59,10 @@ def make_upstream(project: Settings, tmp_path: Path) -> Callable[[int], Upstream
     return make
 
 
-def run_dub_track(upstream: Upstream, failing: int) -> DubTrack:
+def run_dub_track(
+    upstream: Upstream, failing: int
+) -> tuple[DubTrack, dict[str, dg.AssetCheckResult]]:
+    """The dub and its checks, by name, as the asset step yields them."""
     from localization_dagster.assets.localization import dub_track
 
     source, stems, translation = upstream
@@ -93,7 +74,7 @@ def run_dub_track(upstream: Upstream, failing: int) -> DubTrack:
     context = dg.build_asset_context(
         partition_key=dg.MultiPartitionKey({"video": "gate", "lang": "en"})
     )
-    output = dub_track(
+    invoked = dub_track(
         context,
         source,
         stems,
@@ -103,32 +84,37 @@ def run_dub_track(upstream: Upstream, failing: int) -> DubTrack:
         synthesizer=flaky,
         translator=resources["translator"],
     )
-    assert isinstance(output, dg.Output)
-    result: DubTrack = output.value
-    return result
+    events = list(cast(Iterable[object], invoked))  # a direct call runs the generator's body
+    outputs = [event for event in events if isinstance(event, dg.Output)]
+    checks = {str(e.check_name): e for e in events if isinstance(e, dg.AssetCheckResult)}
+    assert len(outputs) == 1
+    result: DubTrack = outputs[0].value
+    return result, checks
 
 
 def test_twenty_percent_failed_lines_complete_as_reported_silence(
     make_upstream: Callable[[int], Upstream],
 ) -> None:
-    dub = run_dub_track(make_upstream(20), failing=4)  # the report lists dub.lines as they are
+    dub, checks = run_dub_track(make_upstream(20), failing=4)  # the report lists dub.lines
     assert dub.failed_lines == 4
+    assert checks["synthesis_failures"].passed
+    assert checks["synthesis_failures"].description.startswith("4 of 20 lines failed")  # type: ignore[union-attr]
+    assert checks["cut_lines"].passed and checks["speed_limits"].passed
     silent = [fit for fit in dub.lines if fit.action == "silence"]
     assert len(silent) == 4 and all(fit.failed and "refused" in fit.reason for fit in silent)
     assert {fit.id for fit in silent} == set(range(1, 5))
     assert not any(fit.cut or fit.failed for fit in dub.lines[4:])
 
 
-def test_twenty_one_percent_fails_the_stage_with_its_metadata(
+def test_twenty_one_percent_fails_the_blocking_check(
     make_upstream: Callable[[int], Upstream],
 ) -> None:
-    with pytest.raises(dg.Failure) as failed:
-        run_dub_track(make_upstream(19), failing=4)
-    metadata = failed.value.metadata
-    assert metadata["stage"].value == "dub_track"
-    assert metadata["error"].value == "TTSGenerationError"
-    assert "4 of 19 lines failed synthesis" in str(failed.value.description)
-    assert failed.value.allow_retries is False
+    dub, checks = run_dub_track(make_upstream(19), failing=4)
+    gate = checks["synthesis_failures"]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+    assert "4 of 19 lines failed synthesis (21%" in str(gate.description)
+    assert gate.metadata["failed_lines"] == dg.MetadataValue.int(4)
+    assert dub.failed_lines == 4
 
 
 def test_a_line_too_long_for_its_slot_is_shortened_before_it_is_cut(

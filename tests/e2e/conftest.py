@@ -140,17 +140,20 @@ def run_video_level(
     return record.video_id
 
 
-def run_localization_level(video_id: str, target: str) -> Delivery:
+def run_localization_level(
+    video_id: str, target: str, resources: dict[str, Any] | None = None
+) -> Delivery:
     """Materialize the localization-level run of one partition; the delivered files."""
     import dagster as dg
 
-    from localization_dagster.definitions import current
+    from localization_dagster.definitions import build_definitions, current
     from localization_dagster.resources import toolkit
     from localization_dagster.runner import LOCALIZATION_ASSETS, materialize, open_instance
 
     rt = toolkit()
     key = dg.MultiPartitionKey({"video": video_id, "lang": target})
-    materialize(current(), open_instance(rt.settings), LOCALIZATION_ASSETS, key)
+    defs = build_definitions(rt.settings, **resources) if resources else current()
+    materialize(defs, open_instance(rt.settings), LOCALIZATION_ASSETS, key)
     name = f"{video_id}.{target}.mp4"
     return Delivery(rt.settings.storage_root / "outputs" / video_id / target / name)
 

@@ -31,6 +31,7 @@ from tests.e2e.conftest import (
     run_video_level,
     words,
 )
+from tests.fakes import FlakyVoiceResource
 
 pytestmark = pytest.mark.slow
 
@@ -254,3 +255,65 @@ def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
     voice, rate = read_audio(project.storage_root / dub_track.voice_key, mono=True)
     gap = voice[int((FOUR_SLOTS[2][0] - BREATH_S + 0.02) * rate) : int(FOUR_SLOTS[2][0] * rate)]
     assert float(np.abs(gap).max()) < 1e-4, "the cut line runs into the next one"
+    checks = check_results(dg.AssetKey("dub_track"))
+    assert checks["synthesis_failures"].passed, "a cut line is not a failure"
+    warned = checks["cut_lines"]
+    assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
+    assert warned.description == "1 line(s) cut at the next line: 2"
+
+
+def check_results(asset: dg.AssetKey) -> dict[str, dg.AssetCheckEvaluation]:
+    """The latest run's check evaluations of ``asset``, read back from the instance."""
+    from localization_core.settings import get_settings
+    from localization_dagster.runner import open_instance
+
+    instance = open_instance(get_settings())
+    run = instance.get_runs(limit=1)[0]
+    records = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    evaluations = [
+        record.dagster_event.asset_check_evaluation_data
+        for record in records
+        if record.dagster_event is not None
+    ]
+    return {e.check_name: e for e in evaluations if e.asset_key == asset}
+
+
+def test_a_failed_blocking_check_stops_the_run_before_delivery(
+    project: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One line in four fails synthesis (25%, over 20%): the dub materializes with its failed
+    blocking check, nothing after it runs, and the CLI's error names the check and the count."""
+    from localization_core.settings import get_settings
+    from localization_dagster.runner import RunFailedError, open_instance
+
+    monkeypatch.setenv("TRANSLATOR_PROVIDER", "sidecar")
+    get_settings.cache_clear()
+    reviewed = ReviewedTranscriptResource(
+        provider="reviewed",
+        model="-",
+        models_dir="-",
+        starts=[start for start, _ in FOUR_SLOTS],
+        ends=[end for _, end in FOUR_SLOTS],
+    )
+    clip = media_file("talking_head_square_25fps.mp4")
+    video_id = run_video_level(
+        clip, ["es"], source="en", video_id="blocked", resources={"transcriber": reviewed}
+    )
+    write_sidecar(video_id, "es", {1: "Hola.", 2: "Bien.", 3: "Muy bien.", 4: "Gracias."})
+    flaky = FlakyVoiceResource(provider="flaky", failing=["Muy bien."])
+    with pytest.raises(RunFailedError) as failed:
+        run_localization_level(video_id, "es", resources={"synthesizer": flaky})
+    assert failed.value.stage == "dub_track"
+    assert str(failed.value).startswith("dub_track: check synthesis_failures failed: 1 of 4 ")
+
+    gate = check_results(dg.AssetKey("dub_track"))["synthesis_failures"]
+    assert not gate.passed and gate.blocking and gate.severity == dg.AssetCheckSeverity.ERROR
+    instance = open_instance(get_settings())
+    key = str(dg.MultiPartitionKey({"video": video_id, "lang": "es"}))
+    done = {
+        name
+        for name in ("dub_track", "sync_plan", "lipsync", "localized_video")
+        if instance.get_latest_materialization_event(dg.AssetKey(name)) is not None
+    }
+    assert done == {"dub_track"}, f"materialized past the failed check: {done} ({key})"
+    assert not (project.storage_root / "outputs").exists()

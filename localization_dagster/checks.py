@@ -1,0 +1,160 @@
+"""Asset checks: the quality rules a reviewer cares about, evaluated in the step that produces the
+asset, with metadata that explains the result.
+
+A blocking check that fails (ERROR) stops the later steps of its run, and automation waits for it
+(``EAGER`` requires ``all_deps_blocking_checks_passed``), so a dub with too many failed lines is
+never muxed into a delivery.
+"""
+
+from collections.abc import Iterable
+
+import dagster as dg
+
+from localization_core.artifacts import DubTrack, LineFit, LocalizedVideo, SourceVideo, Stems
+from localization_core.stages.dub import MAX_FAILED_SHARE, failed_share, over_failure_limit
+from localization_core.timing import MAX_COMPRESS, MAX_STRETCH
+
+SPEED_TOLERANCE = 1e-3
+
+DUB = dg.AssetKey("dub_track")
+DUB_CHECKS = [
+    dg.AssetCheckSpec(
+        "synthesis_failures",
+        asset=DUB,
+        blocking=True,
+        description=f"At most {MAX_FAILED_SHARE:.0%} of the lines failed synthesis (blocking).",
+    ),
+    dg.AssetCheckSpec(
+        "cut_lines",
+        asset=DUB,
+        description="No line was cut at the next one after every fit (a reviewer should look).",
+    ),
+    dg.AssetCheckSpec(
+        "speed_limits",
+        asset=DUB,
+        description=f"Compressed at most {MAX_COMPRESS}x, stretched at most {MAX_STRETCH}x.",
+    ),
+]
+STEMS_CHECKS = [
+    dg.AssetCheckSpec(
+        "separation",
+        asset=dg.AssetKey("stems"),
+        description="Speech and background were separated (not the degraded fallback).",
+    )
+]
+OUTPUT_CHECKS = [
+    dg.AssetCheckSpec(
+        "matches_source",
+        asset=dg.AssetKey("localized_video"),
+        description="The delivered video lasts as long as the source picture.",
+    )
+]
+
+
+def _line_table(fits: Iterable[LineFit]) -> dg.TableMetadataValue:
+    """The listed lines: id, slot, what happened and why."""
+    return dg.MetadataValue.table(
+        records=[
+            dg.TableRecord(
+                {
+                    "id": fit.id,
+                    "start": fit.slot.start,
+                    "end": fit.slot.end,
+                    "action": fit.action,
+                    "reason": fit.reason,
+                }
+            )
+            for fit in fits
+        ],
+        schema=dg.TableSchema(
+            columns=[
+                dg.TableColumn("id", "int"),
+                dg.TableColumn("start", "float"),
+                dg.TableColumn("end", "float"),
+                dg.TableColumn("action", "string"),
+                dg.TableColumn("reason", "string"),
+            ]
+        ),
+    )
+
+
+def dub_checks(dub: DubTrack) -> list[dg.AssetCheckResult]:
+    """The dub's three checks: failed synthesis (blocking), cut lines, speed limits."""
+    failed = [fit for fit in dub.lines if fit.failed]
+    cut = [fit for fit in dub.lines if fit.cut]
+    too_fast = [
+        fit
+        for fit in dub.lines
+        if fit.action == "compress" and fit.ratio > MAX_COMPRESS + SPEED_TOLERANCE
+    ]
+    too_slow = [
+        fit
+        for fit in dub.lines
+        if fit.action == "stretch" and fit.ratio < 1 / MAX_STRETCH - SPEED_TOLERANCE
+    ]
+    share = failed_share(dub)
+    return [
+        dg.AssetCheckResult(
+            check_name="synthesis_failures",
+            passed=not over_failure_limit(dub),
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                f"{len(failed)} of {len(dub.lines)} lines failed synthesis ({share:.0%}; "
+                f"at most {MAX_FAILED_SHARE:.0%} may)"
+            ),
+            metadata={"failed_lines": len(failed), "share": round(share, 3), **_listed(failed)},
+        ),
+        dg.AssetCheckResult(
+            check_name="cut_lines",
+            passed=not cut,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{len(cut)} line(s) cut at the next line: {', '.join(str(f.id) for f in cut)}"
+                if cut
+                else "no line was cut"
+            ),
+            metadata={"cut_lines": len(cut), **_listed(cut)},
+        ),
+        dg.AssetCheckResult(
+            check_name="speed_limits",
+            passed=not (too_fast or too_slow),
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{len(too_fast)} line(s) over {MAX_COMPRESS}x, "
+            f"{len(too_slow)} stretched past {MAX_STRETCH}x",
+            metadata={
+                "fastest": max((fit.ratio for fit in dub.lines), default=1.0),
+                "compressed": sum(fit.action == "compress" for fit in dub.lines),
+                "stretched": sum(fit.action == "stretch" for fit in dub.lines),
+            },
+        ),
+    ]
+
+
+def _listed(fits: list[LineFit]) -> dict[str, dg.TableMetadataValue]:
+    return {"lines": _line_table(fits)} if fits else {}
+
+
+def stems_check(stems: Stems) -> dg.AssetCheckResult:
+    """Degraded separation leaves the original speech under the dub: a warning."""
+    separation = stems.separation
+    return dg.AssetCheckResult(
+        check_name="separation",
+        passed=not separation.degraded,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=separation.note or f"separated by {separation.method}",
+        metadata={"method": separation.method, "degraded": separation.degraded},
+    )
+
+
+def output_check(source: SourceVideo, video: LocalizedVideo) -> dg.AssetCheckResult:
+    """The delivery lasts the source picture, within one frame."""
+    expected = source.probe.picture_duration
+    frame = 1 / float(source.probe.fps) if source.probe.fps else 0.05
+    gap = abs(video.duration - expected)
+    return dg.AssetCheckResult(
+        check_name="matches_source",
+        passed=gap <= frame + 1e-3,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"output {video.duration:.3f} s, source picture {expected:.3f} s",
+        metadata={"output_s": video.duration, "source_s": expected, "gap_s": round(gap, 4)},
+    )
