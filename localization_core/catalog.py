@@ -35,6 +35,9 @@ class VideoRecord(Frozen):
     size: int = 0
     source_language: str | None = None
     review_policy: ReviewPolicy = "auto"
+    targets: tuple[str, ...] = Field(
+        (), description="the languages requested for this video; only these are localized"
+    )
     registered_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -103,6 +106,15 @@ def set_source_language(storage: StorageBackend, video_id: str, language: str) -
     return save_record(storage, record.model_copy(update={"source_language": language}))
 
 
+def request_targets(storage: StorageBackend, video_id: str, targets: list[str]) -> VideoRecord:
+    """Add ``targets`` to the languages requested for a registered video (kept in order)."""
+    record = load_record(storage, video_id)
+    merged = tuple(dict.fromkeys([*record.targets, *targets]))
+    if merged == record.targets:
+        return record
+    return save_record(storage, record.model_copy(update={"targets": merged}))
+
+
 def record_for_upload(
     storage: StorageBackend,
     info: ObjectInfo,
@@ -132,6 +144,7 @@ def record_for_upload(
         size=info.size,
         source_language=source_language or (existing.source_language if existing else None),
         review_policy=review_policy,
+        targets=existing.targets if existing else (),
     )
     return save_record(storage, record), True
 

@@ -26,8 +26,11 @@ from localization_core.storage.local import LocalStorage
 from localization_dagster.assets.common import describe
 from localization_dagster.freshness import AssetState, StaleChecker, downstream, plan, source_state
 from localization_dagster.orphans import mark_orphans
-from localization_dagster.partitions import languages
-from localization_dagster.registration import correct_source_language, register
+from localization_dagster.registration import (
+    correct_source_language,
+    register,
+    request_languages,
+)
 from localization_dagster.resources import Toolkit, toolkit
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
@@ -240,20 +243,24 @@ def _localize(
 @app.command()
 @one_line_errors
 def add(
-    path: Path,
+    video_or_path: str,
     to: str = typer.Option(..., "--to", help="target languages, comma separated (es,fr)"),
     source: str | None = typer.Option(None, "--from", help="source language (skip detection)"),
     video_id: str | None = typer.Option(None, "--id", help="video id (default: from the name)"),
 ) -> None:
-    """Register a video for localization into the --to languages."""
+    """Register a video (a path) or request more languages for a registered one (its id); only
+    the requested (video, language) pairs are localized."""
     rt = toolkit()
+    instance = open_instance(rt.settings)
+    path = Path(video_or_path)
+    if not (path.suffix or path.exists()):
+        if source:
+            correct_source_language(rt, video_or_path, source)
+        record = request_languages(rt, instance, video_or_path, _targets(to))
+        out.print(f"{record.video_id} -> {', '.join(record.targets)}", highlight=False)
+        return
     record = register(
-        rt,
-        open_instance(rt.settings),
-        path,
-        targets=_targets(to),
-        source_language=source,
-        video_id=video_id,
+        rt, instance, path, targets=_targets(to), source_language=source, video_id=video_id
     )
     out.print(f"registered [bold]{record.video_id}[/bold] -> {to}", highlight=False)
 
@@ -293,7 +300,7 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
         vid = load_record(rt.storage, video_or_path).video_id
         if source:
             correct_source_language(rt, vid, source)
-        open_instance(rt.settings).add_dynamic_partitions(languages.name or "languages", targets)
+        request_languages(rt, open_instance(rt.settings), vid, targets)
     _localize(vid, targets, preset.upper(), force)
 
 

@@ -11,6 +11,7 @@ from localization_dagster.assets.lipsync import lipsync
 from localization_dagster.automation import build_automation_sensor
 from localization_dagster.io import JsonArtifactIOManager
 from localization_dagster.resources import build_resources
+from localization_dagster.sensors.requests import build_request_sensor
 from localization_dagster.sensors.uploads import build_upload_sensor
 
 VIDEO_ASSETS = [video.source_video, video.stems, video.transcript, video.face_track]
@@ -61,6 +62,7 @@ def build_definitions(settings: Settings | None = None, **overrides: Any) -> dg.
         sensors=[
             build_upload_sensor(settings.sensor_interval_s),
             build_automation_sensor(settings.automation_interval_s),
+            build_request_sensor(settings.sensor_interval_s),
         ],
         executor=_executor(),
     )

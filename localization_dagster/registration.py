@@ -9,7 +9,9 @@ from localization_core.catalog import (
     VideoRecord,
     check_language,
     check_video_id,
+    load_record,
     record_for_upload,
+    request_targets,
     set_source_language,
     slugify,
     upload_key,
@@ -81,7 +83,22 @@ def register(
                     f"{path.name} is already in {target!r} (detected); choose another --to"
                 )
     info = rt.storage.upload_file(upload_key(vid, path.name), path)
-    record, _ = record_for_upload(rt.storage, info, video_id=vid, source_language=source)
+    record_for_upload(rt.storage, info, video_id=vid, source_language=source)
     instance.add_dynamic_partitions(videos.name or "videos", [vid])
     instance.add_dynamic_partitions(languages.name or "languages", wanted)
-    return record
+    return request_targets(rt.storage, vid, wanted)
+
+
+def request_languages(
+    rt: Toolkit, instance: dg.DagsterInstance, video_id: str, targets: list[str]
+) -> VideoRecord:
+    """Request more target languages for a registered video (and only for it): refused, with
+    one line, when the translator cannot produce one or it is the video's source language."""
+    record = load_record(rt.storage, check_video_id(video_id))
+    wanted = [check_language(code) for code in targets]
+    if not wanted:
+        raise InvalidInputError("give at least one target language with --to")
+    for target in wanted:
+        check_target(rt.translator, target, record.source_language)
+    instance.add_dynamic_partitions(languages.name or "languages", wanted)
+    return request_targets(rt.storage, record.video_id, wanted)

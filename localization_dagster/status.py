@@ -10,12 +10,12 @@ import dagster as dg
 
 from localization_core.catalog import VideoRecord
 from localization_dagster.freshness import StaleChecker, source_state
-from localization_dagster.partitions import languages
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
     VIDEO_ASSETS,
     failure_of,
 )
+from localization_dagster.sensors.requests import transcribed
 
 ACTIVE = {
     dg.DagsterRunStatus.QUEUED,
@@ -121,14 +121,19 @@ def _partitions(video: str, langs: Iterable[str]) -> list[str]:
 def status_rows(
     instance: dg.DagsterInstance, defs: dg.Definitions, records: Sequence[VideoRecord]
 ) -> list[StatusRow]:
-    """Every stage of every partition of ``records`` (each video in every registered language):
-    stale as Dagster's data versions say, and ``source_video`` also against the catalog."""
-    langs = instance.get_dynamic_partitions(languages.name or "languages")
+    """Every stage of every partition of ``records`` (each video in the languages requested for
+    it): stale as Dagster's data versions say, and ``source_video`` also against the catalog."""
     checker = StaleChecker(instance, defs)
     seen: dict[tuple[str, str], _Materialized | None] = {}
     rows: list[StatusRow] = []
     for record in records:
-        for partition in _partitions(record.video_id, langs):
+        transcript = transcribed(instance, record.video_id)
+        spoken = transcript.language if transcript else record.source_language
+        for target in (t for t in record.targets if t == spoken):
+            key = str(dg.MultiPartitionKey({"video": record.video_id, "lang": target}))
+            rows.append(StatusRow(key, "translation", "n/a", f"already in {target!r}"))
+        wanted = [t for t in record.targets if t != spoken]
+        for partition in _partitions(record.video_id, wanted):
             stages = VIDEO_ASSETS if partition == record.video_id else LOCALIZATION_ASSETS
             for asset in stages:
                 row = _row(instance, checker, asset, partition, seen)

@@ -27,6 +27,12 @@ with warnings.catch_warnings():  # beta in Dagster, and the mapping DESIGN secti
 TRANSIENT_RETRIES = 3
 BACKOFF_S = 5.0
 
+# translation starts a (video, language) pair only when asked (the request sensor); automation
+# only keeps pairs that exist up to date, so a new language never fans out to every video
+REQUESTED_ONLY = (EAGER & ~dg.AutomationCondition.missing()).with_label(
+    "eager for requested pairs (blocking checks passed)"
+)
+
 __all__ = ["EAGER", "FROM_VIDEO", "localizations", "videos"]
 
 

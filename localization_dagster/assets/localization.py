@@ -22,6 +22,7 @@ from localization_core.stages.sync import plan_sync
 from localization_core.stages.translate import translate
 from localization_dagster.assets.common import (
     EAGER,
+    REQUESTED_ONLY,
     language,
     localizations,
     stage,
@@ -43,7 +44,7 @@ from localization_dagster.resources import (
 @dg.asset(
     partitions_def=localizations,
     group_name="localization",
-    automation_condition=EAGER,
+    automation_condition=REQUESTED_ONLY,
     ins={"transcript": video_input(), "stems": video_input()},
     pool=pool_for("translation"),
     code_version=version_of("translation"),

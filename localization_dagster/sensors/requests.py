@@ -1,0 +1,99 @@
+"""The localization request sensor: starts exactly the (video, language) pairs the catalog asks
+for, once the video's transcript exists, and nothing else.
+
+Languages are one global partition dimension, so eager automation alone would localize every
+video into every language the moment one video asks for it. Here ``translation`` is automated
+only where it already exists (``REQUESTED_ONLY``); new pairs start from this sensor, which reads
+what each catalog record requests. A target that is the video's spoken language is not
+applicable: it is skipped and said in the sensor's log and in `localize status`, never run and
+never failed.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dagster as dg
+
+from localization_core.catalog import VideoRecord, list_records
+from localization_dagster.resources import StorageResource
+
+TRANSCRIPT = dg.AssetKey("transcript")
+TRANSLATION = dg.AssetKey("translation")
+LOCALIZATION_STAGES = "localization_stages"
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    """The latest transcript of a video: its data version and spoken language."""
+
+    version: str
+    language: str
+
+
+def transcribed(instance: dg.DagsterInstance, video: str) -> Transcribed | None:
+    """The video's latest transcript, or None before it exists."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=TRANSCRIPT, asset_partitions=[video]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    metadata = records[0].asset_materialization.metadata
+    language = metadata.get("language")
+    return Transcribed(str(records[0].storage_id), str(language.value) if language else "")
+
+
+def _translated(instance: dg.DagsterInstance, partition: str) -> bool:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=TRANSLATION, asset_partitions=[partition]), limit=1
+    ).records
+    return bool(records)
+
+
+def requests_for(
+    instance: dg.DagsterInstance, record: VideoRecord
+) -> Iterator[dg.RunRequest | str]:
+    """Run requests for the record's requested pairs that were never localized (a run key per
+    transcript, so each is requested once), and a line for each pair that does not apply."""
+    transcript = transcribed(instance, record.video_id)
+    if transcript is None:
+        return
+    for target in record.targets:
+        key = dg.MultiPartitionKey({"video": record.video_id, "lang": target})
+        if target == transcript.language:
+            yield f"{key}: not applicable, {record.video_id} is already in {target!r}"
+            continue
+        if _translated(instance, str(key)):
+            continue
+        yield dg.RunRequest(
+            run_key=f"{key}:{transcript.version}",
+            partition_key=str(key),
+            tags={"localize/trigger": "request"},
+        )
+
+
+def build_request_sensor(interval_s: int) -> dg.SensorDefinition:
+    """The sensor, evaluating every ``interval_s`` seconds (RUNNING by default)."""
+
+    @dg.sensor(
+        name="localization_requests",
+        job_name=LOCALIZATION_STAGES,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Starts the localization of each (video, language) pair the catalog requests, once "
+            "the video is transcribed; pairs nobody asked for never run."
+        ),
+    )
+    def localization_requests(
+        context: dg.SensorEvaluationContext, storage: StorageResource
+    ) -> dg.SensorResult:
+        requests: list[dg.RunRequest] = []
+        for record in list_records(storage.backend()):
+            for item in requests_for(context.instance, record):
+                if isinstance(item, dg.RunRequest):
+                    requests.append(item)
+                else:
+                    context.log.info(item)
+        return dg.SensorResult(run_requests=requests)
+
+    return localization_requests

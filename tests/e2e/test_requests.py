@@ -1,0 +1,107 @@
+"""Under a real dagster-daemon, only the (video, language) pairs someone asked for run: adding a
+language for one video starts nothing for the others, even after several automation ticks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from localization_core.settings import Settings
+from localization_dagster.runner import dagster_home
+from tests.conftest import MODELS, REPO, media_file, project_env, stop_process_group
+
+pytestmark = pytest.mark.slow
+INTERVAL_S = 2
+DEADLINE_S = 300.0
+LOCALIZE = str(REPO / ".venv" / "bin" / "localize")
+
+
+def pair(video: str, lang: str) -> str:
+    return str(dg.MultiPartitionKey({"video": video, "lang": lang}))
+
+
+def runs_for(instance: dg.DagsterInstance, partition: str) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition})))
+
+
+def wait_until(done: object, what: str, daemon: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll ``done()`` until true; fail with the daemon's log tail when it never is."""
+    started = time.monotonic()
+    while not done():  # type: ignore[operator]
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        assert daemon.poll() is None, f"the daemon died\n{tail}"
+        assert time.monotonic() - started < DEADLINE_S, f"{what}: not within {DEADLINE_S} s\n{tail}"
+        time.sleep(1.0)
+
+
+def localize(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [LOCALIZE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.timeout(DEADLINE_S * 2 + 120)
+def test_a_language_for_one_video_starts_nothing_for_the_others(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    home = dagster_home(Settings(LOCALIZATION_DATA_DIR=data, LOCALIZATION_MODELS_DIR=MODELS))
+    instance = dg.DagsterInstance.from_config(str(home))
+    interval = str(INTERVAL_S)
+    env = project_env(
+        data,
+        SENSOR_INTERVAL_S=interval,
+        AUTOMATION_INTERVAL_S=interval,
+        TRANSLATOR_PROVIDER="sidecar",  # any target language; no sidecar file, so it stops there
+    )
+    clip_b = tmp_path / "b.mp4"
+    shutil.copy(media_file("talking_head_square_25fps.mp4"), clip_b)
+    log = tmp_path / "daemon.log"
+    with log.open("w") as sink:
+        daemon = subprocess.Popen(
+            [str(REPO / ".venv" / "bin" / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        clip_a = str(media_file("talking_head_square_25fps.mp4"))
+        localize(env, "add", clip_a, "--id", "a", "--to", "fr", "--from", "en")
+        localize(env, "add", str(clip_b), "--id", "b", "--to", "fr", "--from", "en")
+        first = (pair("a", "fr"), pair("b", "fr"))
+        wait_until(
+            lambda: (
+                all(runs_for(instance, p) for p in first)
+                and all(run.is_finished for run in instance.get_runs())
+            ),
+            "the requested pairs ran",
+            daemon,
+            log,
+        )
+        assert "a -> fr, es" in localize(env, "add", "a", "--to", "es")
+        wait_until(
+            lambda: (
+                runs_for(instance, pair("a", "es"))
+                and all(run.is_finished for run in instance.get_runs())
+            ),
+            "a|es was requested",
+            daemon,
+            log,
+        )
+        time.sleep(3 * INTERVAL_S + 2)  # more automation and request ticks: nothing else starts
+        partitions = {run.tags.get("dagster/partition") for run in instance.get_runs()}
+    finally:
+        stop_process_group(daemon, grace=20)
+
+    assert partitions == {"a", "b", pair("a", "fr"), pair("b", "fr"), pair("a", "es")}
+    assert instance.get_dynamic_partitions("languages") == ["fr", "es"]
+    for asset in ("translation", "translation_review", "localized_video"):
+        planned = instance.get_latest_planned_materialization_info(
+            dg.AssetKey(asset), pair("b", "es")
+        )
+        assert planned is None, f"{asset} of b|es was planned by a run"
+    status = localize(env, "status", "b")
+    assert pair("b", "fr") in status and pair("b", "es") not in status, status
