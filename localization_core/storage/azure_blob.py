@@ -90,6 +90,11 @@ class AzureBlobStorage(StorageBackend):
         blob.commit_block_list(block_ids, content_settings=settings)
         return self.info(key)
 
+    def location(self, key: str) -> str:
+        """The blob's URL, without a SAS token or any other query (never a credential)."""
+        url: str = self._container.get_blob_client(validate_key(key)).url
+        return url.split("?", 1)[0]
+
     def read_bytes(self, key: str) -> bytes:
         """Whole blob content."""
         from azure.core.exceptions import ResourceNotFoundError

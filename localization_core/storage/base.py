@@ -123,6 +123,10 @@ class StorageBackend(ABC):
         """Store a local file under ``key`` atomically."""
         return self.write_stream(key, file_chunks(path))
 
+    @abstractmethod
+    def location(self, key: str) -> str:
+        """Where an operator opens ``key``: a file path, or a URL without credentials."""
+
     def exists(self, key: str) -> bool:
         """True when ``key`` holds an object."""
         try:

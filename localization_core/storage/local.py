@@ -41,6 +41,10 @@ class LocalStorage(StorageBackend):
             raise PathTraversalError(f"storage key {key!r} rejected: resolves outside the root")
         return path
 
+    def location(self, key: str) -> str:
+        """The file's absolute path."""
+        return str(self.path_for(key))
+
     def write_stream(self, key: str, chunks: Iterable[bytes]) -> ObjectInfo:
         """Write to a staging file, fsync, then rename onto the key's path."""
         target = self.path_for(key)

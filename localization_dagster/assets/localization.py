@@ -1,5 +1,6 @@
 """Localization-level assets: translation, review gate, dub track, sync plan, delivery."""
 
+import json
 from collections.abc import Iterator
 
 import dagster as dg
@@ -31,6 +32,7 @@ from localization_dagster.assets.common import (
     video_input,
 )
 from localization_dagster.checks import DUB_CHECKS, OUTPUT_CHECKS, dub_checks, output_check
+from localization_dagster.report import report_metadata, stage_seconds
 from localization_dagster.resources import (
     LipSyncResource,
     PipelineResource,
@@ -194,6 +196,7 @@ def sync_plan(
     check_specs=OUTPUT_CHECKS,
 )
 def localized_video(
+    context: dg.AssetExecutionContext,
     source_video: SourceVideo,
     stems: Stems,
     transcript: Transcript,
@@ -203,7 +206,8 @@ def localized_video(
     lipsync: LipSync,
     storage: StorageResource,
 ) -> Iterator[dg.Output[LocalizedVideo] | dg.AssetCheckResult]:
-    """The delivered mp4 (dub first, original second), .srt/.vtt and report.json."""
+    """The delivered mp4 (dub first, original second), .srt/.vtt and report.json; the QA report,
+    where to open the video and each stage's seconds are on the asset page."""
     with stage("localized_video"):
         report = build_report(
             source=source_video,
@@ -225,6 +229,11 @@ def localized_video(
     yield dg.Output(
         result,
         metadata={
+            **report_metadata(
+                json.loads(storage.backend().read_bytes(result.report_key)),
+                storage.backend().location(result.video_key),
+                stage_seconds(context.instance, video_id(context), str(context.partition_key)),
+            ),
             "video": result.video_key,
             "subtitles": result.srt_key,
             "report": result.report_key,

@@ -36,6 +36,9 @@ def test_two_connection_strings_give_two_backends(azurite: str, tmp_path: Path) 
     a.backend().ensure_container()  # type: ignore[attr-defined]
     a.backend().write_bytes("hello.txt", b"through 127.0.0.1")
     assert b.backend().read_bytes("hello.txt") == b"through 127.0.0.1"
+    where = a.backend().location("outputs/v/es/v.es.mp4")
+    assert where.startswith("http://127.0.0.1:") and where.endswith("/outputs/v/es/v.es.mp4")
+    assert "?" not in where and "AccountKey" not in where
 
 
 def test_a_wrong_connection_string_is_not_hidden_by_a_working_one(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -260,6 +261,15 @@ def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
     warned = checks["cut_lines"]
     assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
     assert warned.description == "1 line(s) cut at the next line: 2"
+    shown = localized_video_metadata(key)
+    summary = shown["qa_summary"].value
+    assert "| dub lines | 4 (0 failed" in summary and "1 cut)" in summary, summary
+    assert "| 2 | 1.50-2.10 s |" in shown["isochrony"].value
+    assert "**cut**" in shown["isochrony"].value
+    assert shown["output"].value == str(delivery.video)
+    seconds = {row.data["stage"]: row.data["seconds"] for row in shown["stage_seconds"].records}
+    assert set(seconds) >= {"transcript", "translation", "dub_track", "lipsync"}
+    assert seconds["dub_track"] > 0
 
 
 def check_results(asset: dg.AssetKey) -> dict[str, dg.AssetCheckEvaluation]:
@@ -317,3 +327,22 @@ def test_a_failed_blocking_check_stops_the_run_before_delivery(
     }
     assert done == {"dub_track"}, f"materialized past the failed check: {done} ({key})"
     assert not (project.storage_root / "outputs").exists()
+
+
+def localized_video_metadata(partition: str) -> dict[str, Any]:
+    """What the UI shows on the latest ``localized_video`` materialization of ``partition``."""
+    from localization_core.settings import get_settings
+    from localization_dagster.runner import open_instance
+
+    records = (
+        open_instance(get_settings())
+        .fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("localized_video"), asset_partitions=[partition]
+            ),
+            limit=1,
+        )
+        .records
+    )
+    assert records and records[0].asset_materialization is not None
+    return dict(records[0].asset_materialization.metadata)
