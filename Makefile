@@ -8,7 +8,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STAMPS := .build
 MODELS := .venv/share/localization/models
-APT_PACKAGES := ffmpeg espeak-ng rubberband-cli postgresql-client
+APT_PACKAGES := ffmpeg espeak-ng rubberband-cli postgresql-client chromium
 LOCK := requirements.lock
 CHECKOV_LOCK := requirements-checkov.lock
 PIP_VERSION := 26.3
@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 setup: apt venv npm models checkov
 
 apt:
-	@missing=""; for bin in ffmpeg ffprobe espeak-ng rubberband psql; do \
+	@missing=""; for bin in ffmpeg ffprobe espeak-ng rubberband psql chromium; do \
 	  command -v $$bin >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $(APT_PACKAGES)"; \

@@ -105,8 +105,38 @@ def stage(name: str) -> Iterator[None]:
         raise _failure(name, exc, describe(exc)) from exc
 
 
+FIXES = {
+    "InvalidInputError": "fix the input (re-upload a readable video, or correct the command)",
+    "TranslationError": "correct the translation (sidecar file) or the translator settings",
+    "PathTraversalError": "use a storage key inside the storage root",
+    "OSError": "free space or fix permissions on the named path, then rerun",
+}
+
+
 def _failure(name: str, exc: Exception, description: str) -> dg.Failure:
-    metadata = {"stage": name, "error": type(exc).__name__}
+    metadata = {"stage": name, "error": type(exc).__name__, "reason": description}
     if isinstance(exc, ProcessingError):
         metadata["component"] = exc.stage  # e.g. "media" for an ffmpeg step inside the stage
+    fix = next((FIXES[cls.__name__] for cls in type(exc).__mro__ if cls.__name__ in FIXES), None)
+    if fix:
+        metadata["fix"] = fix
+    _observe_failure(name, description, metadata)
     return dg.Failure(description=description, metadata=metadata, allow_retries=False)
+
+
+def _observe_failure(name: str, description: str, metadata: dict[str, str]) -> None:
+    """Put the failure on the asset's own page: an observation of the partition that failed,
+    with the stage, the reason and the fix (the UI otherwise only says "run failed")."""
+    try:
+        context = dg.OpExecutionContext.get()
+    except dg.DagsterInvariantViolationError:  # called outside a step (direct invocation)
+        return
+    partition = str(context.partition_key) if context.has_partition_key else None
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=name,
+            partition=partition,
+            description=f"{name} failed: {description}",
+            metadata={"status": "failed", **metadata},
+        )
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -16,7 +17,14 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import REPO, free_port, project_env, stop_process_group, wait_for_port
+from tests.conftest import (
+    REPO,
+    free_port,
+    media_file,
+    project_env,
+    stop_process_group,
+    wait_for_port,
+)
 from tests.e2e.conftest import Delivery
 from tests.kill_harness import (
     LOCALIZE,
@@ -168,6 +176,46 @@ def test_dagster_ui_shows_both_partition_sets_and_the_cli_runs(
     assert any(run["status"] == "FAILURE" for run in runs), "the bad upload's run is listed too"
 
 
+SCREENSHOTS = REPO / "test-artifacts" / "ui"
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browser download is not reachable
+
+
+def _page_text(page: Any, url: str, expected: str, name: str) -> str:
+    """Open ``url``, wait until ``expected`` shows, keep a screenshot; the page's text."""
+    page.goto(url)
+    page.get_by_text(expected, exact=False).first.wait_for(timeout=90_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    text: str = page.inner_text("body")
+    return text
+
+
+def test_the_asset_pages_show_the_qa_report_and_why_a_partition_failed(
+    cli_project: CliProject, webserver: int
+) -> None:
+    """In real Chromium: the delivered partition's QA summary and output path, and the failed
+    partition's stage, reason and fix, on the asset pages (screenshots in test-artifacts/ui)."""
+    from playwright.sync_api import sync_playwright
+
+    base = f"http://127.0.0.1:{webserver}/assets"
+    delivered = f"{base}/localized_video?view=partitions&partition=en%7Cfrench-face"
+    failed = f"{base}/source_video?view=events&partition=notes"
+    output = cli_project.data / "storage/outputs/french-face/en/french-face.en.mp4"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1400})
+            ok = _page_text(page, delivered, "qa_summary", "delivered-partition")
+            bad = _page_text(page, failed, "source_video failed", "failed-partition")
+        finally:
+            browser.close()
+    assert "french-face -> en" in ok and "dub lines" in ok and "lip-sync" in ok
+    assert str(output.resolve()) in ok, "the output path to open"
+    assert "stage_seconds" in ok and "transcript" in ok
+    assert "source_video failed: notes.mp4: not readable media" in bad
+    assert "InvalidInputError" in bad and "re-upload a readable video" in bad
+
+
 def test_localize_ui_serves_the_cli_instance_and_stops_on_sigterm(
     cli_project: CliProject, tmp_path: Path
 ) -> None:
@@ -272,6 +320,39 @@ def test_force_redoes_a_stage_and_what_follows_with_the_same_result(
     wrong = localize(cli_project.data, "run", "french-face", "--to", "en", "--force", "nope")
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
     assert "--force 'nope': not a stage" in wrong.stderr
+
+
+CHECKS_QUERY = """{ assetNodes(assetKeys: [{path: ["dub_track"]}]) { assetChecksOrError {
+  ... on AssetChecks { checks { name blocking executionForLatestMaterialization {
+    status evaluation { success severity description } } } } } } }"""
+
+
+def test_face_acting_delivers_and_the_ui_shows_its_dub_checks(
+    cli_project: CliProject, webserver: int
+) -> None:
+    """The clip whose overflowing line once failed a whole video delivers; the UI's checks on
+    its dub agree with the dub's own lines (a cut line is a WARN, never a blocking failure).
+    Which lines overflow depends on Whisper's line split, so the expectation is read from the
+    dub artifact, not guessed."""
+    clip = media_file("face_acting_partial_speech_30fps.mp4")
+    done = localize(cli_project.data, "run", str(clip), "--to", "en", "--id", "acting")
+    assert done.returncode == 0, done.stdout + done.stderr
+    dub = json.loads((cli_project.data / "storage/artifacts/dub_track/acting/en.json").read_text())[
+        "data"
+    ]
+    cut = [line["id"] for line in dub["lines"] if line["cut"]]
+    nodes = _graphql(webserver, CHECKS_QUERY)["assetNodes"]
+    checks = {c["name"]: c for c in nodes[0]["assetChecksOrError"]["checks"]}
+    gate, warned = checks["synthesis_failures"], checks["cut_lines"]
+    assert gate["blocking"] and not warned["blocking"]
+    assert gate["executionForLatestMaterialization"]["evaluation"]["success"] is True
+    shown = warned["executionForLatestMaterialization"]["evaluation"]
+    assert shown["severity"] == "WARN"
+    assert shown["success"] is (not cut), (cut, shown)
+    if cut:
+        assert shown["description"].endswith(", ".join(map(str, cut)))
+    else:
+        assert shown["description"] == "no line was cut"
 
 
 def test_a_symlink_out_of_storage_is_refused_with_the_guard_s_message(
