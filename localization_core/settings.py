@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     sensor_interval_s: int = Field(30, alias="SENSOR_INTERVAL_S", ge=1)
     automation_interval_s: int = Field(30, alias="AUTOMATION_INTERVAL_S", ge=1)
 
+    # the languages a file dropped under uploads/ is localized into (comma separated; none by
+    # default: an upload is then registered and prepared, and `localize add ID --to` asks)
+    upload_targets: str = Field("", alias="UPLOAD_TARGETS")
+
     loudness_target_lufs: float = Field(-16.0, alias="LOUDNESS_TARGET_LUFS", le=-5, ge=-40)
 
     # what a source may be; anything outside is refused at source_video with one line

@@ -10,4 +10,8 @@ def build_automation_sensor(interval_s: int) -> dg.AutomationConditionSensorDefi
         target=dg.AssetSelection.all(),
         default_status=dg.DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=interval_s,
+        description=(
+            "Carries every stage after source_video forward when its inputs change, never past "
+            "a failed blocking check, and never into a (video, language) pair nobody requested."
+        ),
     )

@@ -306,6 +306,21 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
 
 @app.command()
 @one_line_errors
+def remove(video: str = typer.Argument(..., help="the video id to remove")) -> None:
+    """Remove a video: its catalog record, upload, artifacts, segments, outputs and its
+    partitions in Dagster (e.g. a source that failed as not media, or a takedown)."""
+    from localization_dagster.removal import remove_video
+
+    rt = toolkit()
+    removed = remove_video(rt, open_instance(rt.settings), video)
+    out.print(
+        f"removed {video}: {removed.objects} stored objects, {removed.partitions} partitions",
+        highlight=False,
+    )
+
+
+@app.command()
+@one_line_errors
 def demo(to: str = typer.Option("en", "--to", help="target language")) -> None:
     """Generate the demo sample (first time) and localize it."""
     from localization_core.sample import generate_sample

@@ -6,30 +6,30 @@ from typing import Any
 import dagster as dg
 
 from localization_core.settings import Settings, get_settings
-from localization_dagster.assets import localization, video
-from localization_dagster.assets.lipsync import lipsync
+from localization_dagster.assets import LOCALIZATION_LEVEL, VIDEO_LEVEL
 from localization_dagster.automation import build_automation_sensor
 from localization_dagster.io import JsonArtifactIOManager
 from localization_dagster.resources import build_resources
 from localization_dagster.sensors.requests import build_request_sensor
 from localization_dagster.sensors.uploads import build_upload_sensor
 
-VIDEO_ASSETS = [video.source_video, video.stems, video.transcript, video.face_track]
-LOCALIZATION_ASSETS = [
-    localization.translation,
-    localization.translation_review,
-    localization.dub_track,
-    localization.sync_plan,
-    lipsync,
-    localization.localized_video,
-]
+VIDEO_ASSETS = list(VIDEO_LEVEL)
+LOCALIZATION_ASSETS = list(LOCALIZATION_LEVEL)
 
 
 # One job per partitioning (runs cannot mix them): the UI's partition sets and backfills,
 # and what the CLI executes in-process.
-VIDEO_JOB = dg.define_asset_job("video_stages", selection=[a.key for a in VIDEO_ASSETS])
+VIDEO_JOB = dg.define_asset_job(
+    "video_stages",
+    selection=[a.key for a in VIDEO_ASSETS],
+    description="The stages of one video, in any language: probe and copy the upload, separate "
+    "speech from background, transcribe, and find where a usable face is visible.",
+)
 LOCALIZATION_JOB = dg.define_asset_job(
-    "localization_stages", selection=[a.key for a in LOCALIZATION_ASSETS]
+    "localization_stages",
+    selection=[a.key for a in LOCALIZATION_ASSETS],
+    description="The stages of one (video, language) pair: translate, review, dub, plan and run "
+    "the lip-sync, and deliver the mp4, subtitles and QA report.",
 )
 
 

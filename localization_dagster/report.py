@@ -9,9 +9,6 @@ from typing import Any
 
 import dagster as dg
 
-VIDEO_LEVEL = ("source_video", "stems", "transcript", "face_track")
-LOCALIZATION_LEVEL = ("translation", "translation_review", "dub_track", "sync_plan", "lipsync")
-
 
 def summary_markdown(report: Mapping[str, Any]) -> str:
     """The CLI's one-screen summary as a markdown table."""
@@ -56,11 +53,18 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "/").replace("\n", " ")
 
 
-def stage_seconds(instance: dg.DagsterInstance, video: str, key: str) -> dict[str, float]:
-    """Seconds each stage's step took in the run that produced its latest materialization of
-    this localization (the video-level stages for its video), from Dagster's own step stats."""
-    wanted = [(asset, video) for asset in VIDEO_LEVEL]
-    wanted += [(asset, key) for asset in LOCALIZATION_LEVEL]
+def stage_seconds(context: dg.AssetExecutionContext, video: str, key: str) -> dict[str, float]:
+    """Seconds each upstream stage's step took in the run that produced its latest
+    materialization of this localization (the video-level stages for its video), from
+    Dagster's own step stats; the stages come from the asset graph, in run order."""
+    instance = context.instance
+    graph = context.repository_def.asset_graph
+    upstream = graph.get_ancestor_asset_keys(context.asset_key)
+    wanted = [
+        (asset.to_user_string(), video if graph.get(asset).group_name == "video" else key)
+        for asset in graph.toposorted_asset_keys
+        if asset in upstream
+    ]
     seconds: dict[str, float] = {}
     for asset, partition in wanted:
         records = instance.fetch_materializations(

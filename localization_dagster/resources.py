@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
 import dagster as dg
+from pydantic import Field
 
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.providers.lipsync.registry import create_lipsyncer
@@ -105,6 +106,7 @@ class PipelineResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     max_duration_s: float
     max_upload_bytes: int
     loudness_target_lufs: float
+    upload_targets: list[str] = Field(default_factory=list)
 
     def limits(self) -> Limits:
         """The source limits ``ingest`` enforces."""
@@ -229,6 +231,9 @@ def build_resources(settings: Settings, *, secrets_from_env: bool = False) -> di
             max_duration_s=settings.max_duration_s,
             max_upload_bytes=settings.max_upload_bytes,
             loudness_target_lufs=settings.loudness_target_lufs,
+            upload_targets=[
+                code.strip().lower() for code in settings.upload_targets.split(",") if code.strip()
+            ],
         ),
         "separator": SeparatorResource(provider=settings.separator_provider),
         "transcriber": TranscriberResource(

@@ -10,17 +10,12 @@ import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 
 from localization_core.settings import Settings
+from localization_dagster.assets import LOCALIZATION_LEVEL, VIDEO_LEVEL
 from localization_dagster.orphans import process_tags
 
-VIDEO_ASSETS = ("source_video", "stems", "transcript", "face_track")
-LOCALIZATION_ASSETS = (
-    "translation",
-    "translation_review",
-    "dub_track",
-    "sync_plan",
-    "lipsync",
-    "localized_video",
-)
+# stage names in run order, from the one list of stage assets (localization_dagster.assets)
+VIDEO_ASSETS = tuple(a.key.to_user_string() for a in VIDEO_LEVEL)
+LOCALIZATION_ASSETS = tuple(a.key.to_user_string() for a in LOCALIZATION_LEVEL)
 EMBEDDED_INSTANCE = """# Embedded instance of the `localize` CLI (SQLite under the data dir).
 telemetry:
   enabled: false

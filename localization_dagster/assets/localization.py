@@ -232,7 +232,7 @@ def localized_video(
             **report_metadata(
                 json.loads(storage.backend().read_bytes(result.report_key)),
                 storage.backend().location(result.video_key),
-                stage_seconds(context.instance, video_id(context), str(context.partition_key)),
+                stage_seconds(context, video_id(context), str(context.partition_key)),
             ),
             "video": result.video_key,
             "subtitles": result.srt_key,

@@ -3,11 +3,11 @@ requests its ``source_video`` run (run key = video id + content version), exactl
 
 import dagster as dg
 
-from localization_core.catalog import VideoRecord, record_for_upload
+from localization_core.catalog import VideoRecord, record_for_upload, request_targets
 from localization_core.errors import LocalizationError
 from localization_core.storage import StorageBackend
-from localization_dagster.partitions import videos
-from localization_dagster.resources import StorageResource
+from localization_dagster.partitions import languages, videos
+from localization_dagster.resources import PipelineResource, StorageResource
 
 SOURCE_VIDEO = dg.AssetKey("source_video")
 
@@ -24,16 +24,19 @@ def ingested_version(instance: dg.DagsterInstance, video: str) -> str | None:
 
 
 def requests_for_uploads(
-    instance: dg.DagsterInstance, storage: StorageBackend
+    instance: dg.DagsterInstance, storage: StorageBackend, targets: list[str] | None = None
 ) -> tuple[list[dg.RunRequest], list[VideoRecord], list[str]]:
     """Run requests for uploads not yet ingested at their current version, the records
-    registered on the way, and one line per upload that could not be registered."""
+    registered on the way (a new one requests ``targets``), and one line per upload that could
+    not be registered."""
     requests: list[dg.RunRequest] = []
     records: list[VideoRecord] = []
     problems: list[str] = []
     for info in storage.list("uploads/"):
         try:
             record, _ = record_for_upload(storage, info)
+            if targets and not record.targets:
+                record = request_targets(storage, record.video_id, targets)
         except LocalizationError as exc:
             problems.append(f"{info.key}: {exc}")
             continue
@@ -59,16 +62,27 @@ def build_upload_sensor(interval_s: int) -> dg.SensorDefinition:
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         asset_selection=[SOURCE_VIDEO],
+        description=(
+            "Registers each new or re-uploaded file under uploads/ in storage and starts its "
+            "source_video once per content version; unreadable names are logged, not retried."
+        ),
     )
     def uploads_sensor(
-        context: dg.SensorEvaluationContext, storage: StorageResource
+        context: dg.SensorEvaluationContext, storage: StorageResource, pipeline: PipelineResource
     ) -> dg.SensorResult:
-        requests, records, problems = requests_for_uploads(context.instance, storage.backend())
+        targets = pipeline.upload_targets
+        requests, records, problems = requests_for_uploads(
+            context.instance, storage.backend(), targets
+        )
         for problem in problems:
             context.log.warning(problem)
         known = set(context.instance.get_dynamic_partitions(videos.name or "videos"))
         new = sorted({r.video_id for r in records} - known)
         partition_requests = [videos.build_add_request(new)] if new else []
+        known_langs = set(context.instance.get_dynamic_partitions(languages.name or "languages"))
+        new_langs = sorted(set(targets) - known_langs)
+        if new_langs:
+            partition_requests.append(languages.build_add_request(new_langs))
         return dg.SensorResult(
             run_requests=requests, dynamic_partitions_requests=partition_requests
         )

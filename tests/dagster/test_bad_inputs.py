@@ -156,3 +156,26 @@ def test_video_without_speech_delivers_the_source_picture_and_says_so(
     assert len(audio) == 1, "only the original sound: there is nothing to dub"
     assert abs(duration_of(delivery.video, "v") - duration_of(clip, "v")) <= 1 / 25
     assert delivery.decode_errors() == ""
+
+
+def test_a_video_that_failed_as_not_media_can_be_removed(
+    project: Settings, bad_files: dict[str, Path]
+) -> None:
+    from localization_dagster.runner import open_instance
+
+    runner = CliRunner()
+    failed = runner.invoke(app, ["run", str(bad_files["notes.mp4"]), "--to", "en", "--from", "fr"])
+    assert failed.exit_code == 1
+    instance = open_instance(project)
+    assert instance.get_dynamic_partitions("videos") == ["notes"]
+    stored = [p for p in project.storage_root.rglob("*") if p.is_file()]
+    assert stored, "the upload and its record are stored"
+
+    removed = runner.invoke(app, ["remove", "notes"])
+    assert removed.exit_code == 0, removed.output
+    assert removed.output.startswith("removed notes: ")
+    assert instance.get_dynamic_partitions("videos") == []
+    assert [p for p in project.storage_root.rglob("*") if p.is_file()] == []
+    assert "no videos registered" in runner.invoke(app, ["status"]).output
+    again = runner.invoke(app, ["remove", "notes"])
+    assert again.exit_code == 1 and "not registered" in again.stderr

@@ -1,0 +1,46 @@
+"""The upload sensor, evaluated with its resources: a file dropped under uploads/ is registered,
+requests the languages uploads are localized into, and starts source_video once."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from localization_core.catalog import load_record
+from localization_core.settings import Settings, get_settings
+from localization_dagster.resources import PipelineResource, build_resources
+from localization_dagster.sensors.uploads import build_upload_sensor
+from tests.conftest import media_file
+
+
+def test_a_dropped_file_requests_the_upload_languages_once(project: Settings) -> None:
+    from localization_dagster.runner import open_instance
+
+    resources = build_resources(get_settings())
+    storage = resources["storage"]
+    pipeline = PipelineResource(
+        min_duration_s=1.0,
+        max_duration_s=60.0,
+        max_upload_bytes=10**9,
+        loudness_target_lufs=-16.0,
+        upload_targets=["es", "fr"],
+    )
+    storage.backend().upload_file("uploads/talk.mp4", media_file("talking_head_vfr.mp4"))
+    sensor = build_upload_sensor(30)
+    instance = open_instance(project)
+
+    def tick() -> dg.SensorResult:
+        with dg.build_sensor_context(
+            instance=instance, resources={"storage": storage, "pipeline": pipeline}
+        ) as context:
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        return result
+
+    first = tick()
+    assert [r.partition_key for r in first.run_requests or []] == ["talk"]
+    added = {
+        request.partitions_def_name: list(request.partition_keys)
+        for request in first.dynamic_partitions_requests or []
+    }
+    assert added == {"videos": ["talk"], "languages": ["es", "fr"]}
+    assert load_record(storage.backend(), "talk").targets == ("es", "fr")
