@@ -53,6 +53,7 @@ VideoRecord.registered_at
 FitPlan.borrowed_s
 cli.demo
 cli.ui
+cli.remove
 JsonArtifactIOManager.handle_output
 JsonArtifactIOManager.load_input
 (
