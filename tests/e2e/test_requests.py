@@ -9,11 +9,20 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pytest
 
 from localization_core.settings import Settings
 from localization_dagster.runner import dagster_home
-from tests.conftest import MODELS, REPO, media_file, project_env, stop_process_group
+from tests.conftest import (
+    MODELS,
+    REPO,
+    free_port,
+    media_file,
+    project_env,
+    stop_process_group,
+    wait_for_port,
+)
 
 pytestmark = pytest.mark.slow
 INTERVAL_S = 2
@@ -39,6 +48,27 @@ def wait_until(done: object, what: str, daemon: subprocess.Popen[bytes], log: Pa
         time.sleep(1.0)
 
 
+ADD_LANGUAGE = """mutation($key: String!) { addDynamicPartition(
+  repositorySelector: {repositoryLocationName: "localization_dagster.definitions:defs",
+                       repositoryName: "__repository__"},
+  partitionsDefName: "languages", partitionKey: $key) {
+    __typename ... on AddDynamicPartitionSuccess { partitionKey } } }"""
+
+
+def add_language_in_the_ui(port: int, key: str) -> str:
+    """What the UI's "Add a partition" on the languages dimension sends."""
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={"query": ADD_LANGUAGE, "variables": {"key": key}},
+        timeout=60,
+    )
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body
+    added: str = body["data"]["addDynamicPartition"]["partitionKey"]
+    return added
+
+
 def localize(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [LOCALIZE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
@@ -62,10 +92,17 @@ def test_a_language_for_one_video_starts_nothing_for_the_others(tmp_path: Path) 
     clip_b = tmp_path / "b.mp4"
     shutil.copy(media_file("talking_head_square_25fps.mp4"), clip_b)
     log = tmp_path / "daemon.log"
+    port = free_port()
     with log.open("w") as sink:
         daemon = subprocess.Popen(
             [str(REPO / ".venv" / "bin" / "dagster-daemon"), "run", "-w", "workspace.yaml"],
             cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        webserver = subprocess.Popen(
+            [str(REPO / ".venv" / "bin" / "dagster-webserver"), "-w", "workspace.yaml",
+             "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )  # fmt: skip
     try:
         clip_a = str(media_file("talking_head_square_25fps.mp4"))
@@ -91,17 +128,19 @@ def test_a_language_for_one_video_starts_nothing_for_the_others(tmp_path: Path) 
             daemon,
             log,
         )
+        wait_for_port(port, timeout=120)
+        assert add_language_in_the_ui(port, "de") == "de"  # the UI's "Add a partition"
         time.sleep(3 * INTERVAL_S + 2)  # more automation and request ticks: nothing else starts
         partitions = {run.tags.get("dagster/partition") for run in instance.get_runs()}
     finally:
+        stop_process_group(webserver, grace=5)
         stop_process_group(daemon, grace=20)
 
     assert partitions == {"a", "b", pair("a", "fr"), pair("b", "fr"), pair("a", "es")}
-    assert instance.get_dynamic_partitions("languages") == ["fr", "es"]
+    assert instance.get_dynamic_partitions("languages") == ["fr", "es", "de"]
     for asset in ("translation", "translation_review", "localized_video"):
-        planned = instance.get_latest_planned_materialization_info(
-            dg.AssetKey(asset), pair("b", "es")
-        )
-        assert planned is None, f"{asset} of b|es was planned by a run"
+        for unasked in (pair("b", "es"), pair("a", "de"), pair("b", "de")):
+            planned = instance.get_latest_planned_materialization_info(dg.AssetKey(asset), unasked)
+            assert planned is None, f"{asset} of {unasked} was planned by a run"
     status = localize(env, "status", "b")
     assert pair("b", "fr") in status and pair("b", "es") not in status, status
