@@ -328,6 +328,23 @@ def test_a_failed_blocking_check_stops_the_run_before_delivery(
     assert done == {"dub_track"}, f"materialized past the failed check: {done} ({key})"
     assert not (project.storage_root / "outputs").exists()
 
+    # afterwards, automation (what the daemon evaluates each interval) does not go past it
+    # either: after its first tick, the dub is materialized again (alone, as the UI's
+    # "Materialize" on dub_track does) and fails its check again; the next two ticks request
+    # nothing after it, although its downstream sees a dependency that was just updated
+    from localization_dagster.definitions import build_definitions, current
+    from localization_dagster.runner import materialize
+
+    cursor = dg.evaluate_automation_conditions(current(), instance).cursor
+    with pytest.raises(RunFailedError):
+        dub_only = build_definitions(get_settings(), synthesizer=flaky)
+        materialize(dub_only, instance, ["dub_track"], key)
+    for _ in range(2):
+        evaluated = dg.evaluate_automation_conditions(current(), instance, cursor=cursor)
+        for name in ("sync_plan", "lipsync", "localized_video"):
+            assert evaluated.get_num_requested(dg.AssetKey(name)) == 0, name
+        cursor = evaluated.cursor
+
 
 def localized_video_metadata(partition: str) -> dict[str, Any]:
     """What the UI shows on the latest ``localized_video`` materialization of ``partition``."""
