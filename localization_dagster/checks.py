@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import dagster as dg
 
 from localization_core.artifacts import DubTrack, LineFit, LocalizedVideo, SourceVideo, Stems
-from localization_core.stages.dub import MAX_FAILED_SHARE, failed_share, over_failure_limit
+from localization_core.stages.dub_track import MAX_FAILED_SHARE, failed_share, over_failure_limit
 from localization_core.timing import MAX_COMPRESS, MAX_STRETCH
 
 SPEED_TOLERANCE = 1e-3

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from localization_core.catalog import check_language, list_records, load_record
 from localization_core.errors import InvalidInputError, LocalizationError
-from localization_core.stages.assemble import output_prefix
+from localization_core.stages.localized_video import output_prefix
 from localization_core.storage.local import LocalStorage
 from localization_dagster.assets.common import describe
 from localization_dagster.freshness import AssetState, StaleChecker, downstream, plan, source_state

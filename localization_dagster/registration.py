@@ -17,8 +17,8 @@ from localization_core.catalog import (
     upload_key,
 )
 from localization_core.errors import InvalidInputError, LocalizationError
-from localization_core.stages.transcribe import MIN_LANGUAGE_PROBABILITY
-from localization_core.stages.translate import check_target
+from localization_core.stages.transcript import MIN_LANGUAGE_PROBABILITY
+from localization_core.stages.translation import check_target
 from localization_dagster.partitions import languages, videos
 from localization_dagster.resources import Toolkit
 

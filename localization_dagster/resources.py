@@ -33,7 +33,7 @@ from localization_core.providers.transcription.registry import create_transcribe
 from localization_core.providers.translation.base import Translator
 from localization_core.providers.translation.registry import create_translator
 from localization_core.settings import Settings, get_settings
-from localization_core.stages.ingest import Limits
+from localization_core.stages.source_video import Limits
 from localization_core.storage import StorageBackend
 from localization_core.storage.factory import open_storage
 from localization_core.workspace import Workspace

@@ -1,4 +1,4 @@
-"""Stage 5b: lip-sync one window at a time through the segment store, then composite."""
+"""`lipsync`: lip-sync one window at a time through the segment store, then composite."""
 
 from __future__ import annotations
 

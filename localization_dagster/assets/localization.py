@@ -17,10 +17,10 @@ from localization_core.artifacts import (
 )
 from localization_core.catalog import load_record
 from localization_core.domain import Transcript, Translation
-from localization_core.stages.assemble import assemble, build_report
-from localization_core.stages.dub import build_dub_track
-from localization_core.stages.sync import plan_sync
-from localization_core.stages.translate import translate
+from localization_core.stages.dub_track import build_dub_track
+from localization_core.stages.localized_video import assemble, build_report
+from localization_core.stages.sync_plan import plan_sync
+from localization_core.stages.translation import translate
 from localization_dagster.assets.common import (
     EAGER,
     REQUESTED_ONLY,

@@ -9,10 +9,10 @@ from localization_core.artifacts import FaceTrack, SourceVideo, Stems
 from localization_core.cache import cache_key
 from localization_core.catalog import VideoRecord, load_record
 from localization_core.domain import Transcript
-from localization_core.stages.faces import face_metadata, track_faces
-from localization_core.stages.ingest import ingest
-from localization_core.stages.separate import separate
-from localization_core.stages.transcribe import transcribe
+from localization_core.stages.face_track import face_metadata, track_faces
+from localization_core.stages.source_video import ingest
+from localization_core.stages.stems import separate
+from localization_core.stages.transcript import transcribe
 from localization_dagster.assets.common import (
     EAGER,
     stage,

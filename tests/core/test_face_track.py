@@ -6,7 +6,7 @@ import pytest
 
 from localization_core import media
 from localization_core.artifacts import FaceTrack, SourceVideo
-from localization_core.stages.faces import track_faces
+from localization_core.stages.face_track import track_faces
 from tests.conftest import media_file
 
 CLIP = "cuts_faceless_profile_30fps.mp4"

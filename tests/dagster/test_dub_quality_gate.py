@@ -120,7 +120,7 @@ def test_twenty_one_percent_fails_the_blocking_check(
 def test_a_line_too_long_for_its_slot_is_shortened_before_it_is_cut(
     make_upstream: Callable[[int], Upstream],
 ) -> None:
-    from localization_core.stages.dub import build_dub_track
+    from localization_core.stages.dub_track import build_dub_track
 
     source, stems, translation = make_upstream(10)
     long_line = translation.lines[0].model_copy(

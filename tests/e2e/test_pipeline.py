@@ -18,7 +18,7 @@ from localization_core.providers.synthesis.base import VoiceHint
 from localization_core.providers.synthesis.espeak import EspeakSynthesizer
 from localization_core.providers.transcription.base import Transcriber
 from localization_core.settings import Settings
-from localization_core.stages.dub import trim_silence
+from localization_core.stages.dub_track import trim_silence
 from localization_core.timing import BREATH_S
 from localization_dagster.resources import TranscriberResource
 from tests.conftest import ffmpeg, media_file
@@ -137,7 +137,7 @@ def test_sidecar_translation_of_an_english_clip(
     """A reviewer's Spanish file, sized to the slots Whisper made, drives the dub: every line
     fits its slot without a cut, and the subtitles are that Spanish text."""
     from localization_core.settings import get_settings
-    from localization_core.stages.dub import speaker_voice
+    from localization_core.stages.dub_track import speaker_voice
     from localization_dagster.resources import toolkit
 
     monkeypatch.setenv("TRANSLATOR_PROVIDER", "sidecar")

@@ -1,4 +1,4 @@
-"""Stage 3: one translated line per dub line, refusing languages the translator cannot make."""
+"""`translation`: one translated line per dub line; refuses languages the translator lacks."""
 
 from __future__ import annotations
 

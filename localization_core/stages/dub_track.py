@@ -1,4 +1,4 @@
-"""Stage 4: synthesize each translated line, fit it to its slot, mix over the background.
+"""`dub_track`: synthesize each translated line, fit it to its slot, mix over the background.
 
 Isochrony per DESIGN section 4: measured after trimming the clip's silence, stretched at most
 1.1x, compressed at most 1.2x after borrowing the following silence (leaving a 0.15 s breath),

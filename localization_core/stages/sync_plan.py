@@ -1,4 +1,4 @@
-"""Stage 5a: the sync plan. Which spans of source time the lip-sync engine sees."""
+"""`sync_plan`: the sync plan. Which spans of source time the lip-sync engine sees."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Face track: where an engine-usable frontal face (>= 64 px high) is visible.
+"""`face_track`: where an engine-usable frontal face (>= 64 px high) is visible.
 
 Every frame is decoded once at a reduced size; OpenCV's Haar frontal cascade runs on a sample
 every 0.2 s and on the first frame of every shot cut (ffmpeg scene detection), and each change

@@ -1,4 +1,4 @@
-"""Stage 0: ingest an upload into a probed, stored source video."""
+"""`source_video`: ingest an upload into a probed, stored source video."""
 
 from __future__ import annotations
 

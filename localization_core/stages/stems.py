@@ -1,4 +1,4 @@
-"""Stage 1: vocals/background separation plus the 16 kHz speech track models read."""
+"""`stems`: vocals/background separation plus the 16 kHz speech track models read."""
 
 from __future__ import annotations
 

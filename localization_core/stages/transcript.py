@@ -1,4 +1,4 @@
-"""Stage 2: speech-to-text with language identification, gated on detection confidence."""
+"""`transcript`: speech-to-text with language identification, gated on detection confidence."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 6: mux the delivered mp4 (dub first, original second), subtitles and report.json."""
+"""`localized_video`: mux the delivered mp4 (dub first, original second), subtitles, report."""
 
 from __future__ import annotations
 
