@@ -81,8 +81,9 @@ def _retry_number() -> int:
 
 
 @contextmanager
-def stage(name: str) -> Iterator[None]:
-    """Errors by kind, for stage ``name`` (the asset).
+def stage(name: str, where: str = "") -> Iterator[None]:
+    """Errors by kind, for stage ``name`` (the asset); ``where`` names the part of it that
+    failed (``segment 3 [12.00-14.50 s]``) at the start of the message.
 
     ``GpuServiceError`` (a service's 5xx or timeout after its own bounded retries) is the only
     transient error: Dagster retries the step with exponential backoff and jitter, at most
@@ -98,11 +99,13 @@ def stage(name: str) -> Iterator[None]:
         if attempt < TRANSIENT_RETRIES:
             wait = BACKOFF_S * 2**attempt * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
             raise dg.RetryRequested(TRANSIENT_RETRIES, wait) from exc
-        raise _failure(name, exc, f"gave up after {attempt} retries: {describe(exc)}") from exc
+        reason = f"gave up after {attempt} retries: {describe(exc)}"
+        raise _failure(name, exc, f"{where}: {reason}" if where else reason) from exc
     except TaskCancelledError:
         raise
     except Exception as exc:
-        raise _failure(name, exc, describe(exc)) from exc
+        reason = describe(exc)
+        raise _failure(name, exc, f"{where}: {reason}" if where else reason) from exc
 
 
 FIXES = {

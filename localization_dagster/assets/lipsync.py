@@ -54,7 +54,8 @@ def sync_segment(
 ) -> SegmentResult:
     """Lip-sync one window, or find its result in the segment store."""
     force = config.force and (not config.segments or window.index in config.segments)
-    with stage("lipsync"):
+    where = f"segment {window.index} [{window.start:.2f}-{window.end:.2f} s]"
+    with stage("lipsync", where):
         result = sync_window(
             storage.workspace(),
             source=source_video,

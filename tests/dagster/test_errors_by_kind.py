@@ -14,7 +14,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from localization_core.errors import GpuServiceError, TaskCancelledError
+from localization_core.errors import (
+    GpuServiceError,
+    InvalidInputError,
+    LipSyncError,
+    TaskCancelledError,
+)
 from tests.conftest import media_file
 from tests.kill_harness import localize
 
@@ -82,6 +87,18 @@ def test_a_cancellation_is_not_turned_into_a_failure() -> None:
 
     with pytest.raises(TaskCancelledError), stage("x"):
         raise TaskCancelledError("terminated by the operator")
+
+
+def test_a_failure_names_the_part_of_the_stage_and_the_fix() -> None:
+    from localization_dagster.assets.common import stage
+
+    with pytest.raises(dg.Failure) as failed, stage("lipsync", "segment 3 [1.00-2.00 s]"):
+        raise LipSyncError("Face not detected")
+    assert failed.value.description == "segment 3 [1.00-2.00 s]: Face not detected"
+    assert failed.value.metadata["component"].value == "lipsync"
+    with pytest.raises(dg.Failure) as refused, stage("source_video"):
+        raise InvalidInputError("notes.mp4: not readable media")
+    assert str(refused.value.metadata["fix"].value).startswith("fix the input")
 
 
 @contextlib.contextmanager
