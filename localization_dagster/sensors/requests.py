@@ -9,12 +9,15 @@ applicable: it is skipped and said in the sensor's log and in `localize status`,
 never failed.
 """
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
 
-from localization_core.catalog import VideoRecord, list_records
+from localization_core.catalog import VideoRecord, check_language, list_records
+from localization_core.errors import InvalidInputError
+from localization_dagster.partitions import languages
 from localization_dagster.resources import StorageResource
 
 TRANSCRIPT = dg.AssetKey("transcript")
@@ -71,6 +74,16 @@ def requests_for(
         )
 
 
+def unusable_languages(instance: dg.DagsterInstance) -> Iterator[tuple[str, str]]:
+    """Language partitions that are not language codes (added by hand in the UI), each with
+    the line that says why nothing will run for it."""
+    for code in instance.get_dynamic_partitions(languages.name or "languages"):
+        try:
+            check_language(code)
+        except InvalidInputError as exc:
+            yield code, f"language partition {exc}; nothing is localized into it"
+
+
 def build_request_sensor(interval_s: int) -> dg.SensorDefinition:
     """The sensor, evaluating every ``interval_s`` seconds (RUNNING by default)."""
 
@@ -87,6 +100,11 @@ def build_request_sensor(interval_s: int) -> dg.SensorDefinition:
     def localization_requests(
         context: dg.SensorEvaluationContext, storage: StorageResource
     ) -> dg.SensorResult:
+        reported = set(json.loads(context.cursor or "[]"))
+        for code, problem in unusable_languages(context.instance):
+            if code not in reported:
+                context.log.warning(problem)
+                reported.add(code)
         requests: list[dg.RunRequest] = []
         for record in list_records(storage.backend()):
             for item in requests_for(context.instance, record):
@@ -94,6 +112,6 @@ def build_request_sensor(interval_s: int) -> dg.SensorDefinition:
                     requests.append(item)
                 else:
                     context.log.info(item)
-        return dg.SensorResult(run_requests=requests)
+        return dg.SensorResult(run_requests=requests, cursor=json.dumps(sorted(reported)))
 
     return localization_requests

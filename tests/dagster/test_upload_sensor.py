@@ -44,3 +44,25 @@ def test_a_dropped_file_requests_the_upload_languages_once(project: Settings) ->
     }
     assert added == {"videos": ["talk"], "languages": ["es", "fr"]}
     assert load_record(storage.backend(), "talk").targets == ("es", "fr")
+
+
+def test_a_language_that_is_no_code_is_reported_once_and_runs_nothing(project: Settings) -> None:
+    from localization_dagster.runner import open_instance
+    from localization_dagster.sensors.requests import build_request_sensor, unusable_languages
+
+    instance = open_instance(project)
+    instance.add_dynamic_partitions("languages", ["es", "english"])
+    assert [code for code, _ in unusable_languages(instance)] == ["english"]
+    (_, line) = next(iter(unusable_languages(instance)))
+    assert line.startswith("language partition 'english' is not a language code")
+    sensor = build_request_sensor(30)
+    storage = build_resources(get_settings())["storage"]
+    cursor = None
+    for _ in range(2):
+        with dg.build_sensor_context(
+            instance=instance, resources={"storage": storage}, cursor=cursor
+        ) as context:
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult) and not result.run_requests
+        cursor = result.cursor
+    assert cursor == '["english"]', "said once, remembered in the cursor"
