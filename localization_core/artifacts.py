@@ -111,6 +111,7 @@ class SyncPlan(Frozen):
     frames_total: int = 0
     frames_in_windows: int = 0
     faceless_frames_excluded: int = 0
+    frames_speaking: int = Field(0, description="frames inside the padded speech spans")
 
 
 class SegmentResult(Frozen):

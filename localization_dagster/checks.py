@@ -10,7 +10,14 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from localization_core.artifacts import DubTrack, LineFit, LocalizedVideo, SourceVideo, Stems
+from localization_core.artifacts import (
+    DubTrack,
+    LineFit,
+    LocalizedVideo,
+    SourceVideo,
+    Stems,
+    SyncPlan,
+)
 from localization_core.stages.dub_track import MAX_FAILED_SHARE, failed_share, over_failure_limit
 from localization_core.timing import MAX_COMPRESS, MAX_STRETCH
 
@@ -40,6 +47,14 @@ STEMS_CHECKS = [
         "separation",
         asset=dg.AssetKey("stems"),
         description="Speech and background were separated (not the degraded fallback).",
+    )
+]
+SYNC_CHECKS = [
+    dg.AssetCheckSpec(
+        "sync_coverage",
+        asset=dg.AssetKey("sync_plan"),
+        description="Only speaking frames with a face go to the engine (no GPU time on silence "
+        "or faceless frames); the share of speech covered is reported.",
     )
 ]
 OUTPUT_CHECKS = [
@@ -143,6 +158,30 @@ def stems_check(stems: Stems) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.WARN,
         description=separation.note or f"separated by {separation.method}",
         metadata={"method": separation.method, "degraded": separation.degraded},
+    )
+
+
+def sync_check(plan: SyncPlan) -> dg.AssetCheckResult:
+    """Frames sent vs speaking frames: no more than the speaking frames that have a face (one
+    frame of rounding per window), so silence and faceless frames never cost engine time."""
+    wanted = plan.frames_speaking - plan.faceless_frames_excluded
+    sync_windows = sum(window.mode == "sync" for window in plan.windows)
+    sent = plan.frames_in_windows
+    return dg.AssetCheckResult(
+        check_name="sync_coverage",
+        passed=sent <= min(wanted + sync_windows, plan.frames_total),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{sent} of {plan.frames_total} frames sent to {plan.engine}; speech covers "
+            f"{plan.frames_speaking}, of which {plan.faceless_frames_excluded} have no face"
+        ),
+        metadata={
+            "frames_total": plan.frames_total,
+            "frames_sent": sent,
+            "frames_speaking": plan.frames_speaking,
+            "faceless_frames_excluded": plan.faceless_frames_excluded,
+            "speech_covered": round(sent / wanted, 3) if wanted > 0 else 1.0,
+        },
     )
 
 

@@ -53,18 +53,14 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "/").replace("\n", " ")
 
 
-def stage_seconds(context: dg.AssetExecutionContext, video: str, key: str) -> dict[str, float]:
-    """Seconds each upstream stage's step took in the run that produced its latest
+def stage_seconds(instance: dg.DagsterInstance, video: str, key: str) -> dict[str, float]:
+    """Seconds each stage before delivery took, in the run that produced its latest
     materialization of this localization (the video-level stages for its video), from
-    Dagster's own step stats; the stages come from the asset graph, in run order."""
-    instance = context.instance
-    graph = context.repository_def.asset_graph
-    upstream = graph.get_ancestor_asset_keys(context.asset_key)
-    wanted = [
-        (asset.to_user_string(), video if graph.get(asset).group_name == "video" else key)
-        for asset in graph.toposorted_asset_keys
-        if asset in upstream
-    ]
+    Dagster's own step stats, in run order."""
+    from localization_dagster.assets import LOCALIZATION_LEVEL, VIDEO_LEVEL  # built by now
+
+    wanted = [(asset.key.to_user_string(), video) for asset in VIDEO_LEVEL]
+    wanted += [(asset.key.to_user_string(), key) for asset in LOCALIZATION_LEVEL[:-1]]
     seconds: dict[str, float] = {}
     for asset, partition in wanted:
         records = instance.fetch_materializations(

@@ -25,7 +25,7 @@ REVISIONS = {
     "translation": "2",  # temperature 0 without fallback sampling
     "translation_review": "1",
     "dub_track": "2",  # cuts flagged, not failed
-    "sync_plan": "1",
+    "sync_plan": "2",  # frames_speaking recorded (the sync coverage check)
     "lipsync": "1",
     "localized_video": "2",  # cut/failed lines listed; picture length; original channels kept
 }

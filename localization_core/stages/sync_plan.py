@@ -66,6 +66,7 @@ def plan_sync(
     )
     return SyncPlan(
         faceless_frames_excluded=round(faceless_s * fps),
+        frames_speaking=round(sum(span.end - span.start for span in speaking) * fps),
         duration=duration,
         fps=fps,
         engine=engine.name,

@@ -31,7 +31,14 @@ from localization_dagster.assets.common import (
     video_id,
     video_input,
 )
-from localization_dagster.checks import DUB_CHECKS, OUTPUT_CHECKS, dub_checks, output_check
+from localization_dagster.checks import (
+    DUB_CHECKS,
+    OUTPUT_CHECKS,
+    SYNC_CHECKS,
+    dub_checks,
+    output_check,
+    sync_check,
+)
 from localization_dagster.report import report_metadata, stage_seconds
 from localization_dagster.resources import (
     LipSyncResource,
@@ -155,6 +162,7 @@ def dub_track(
     automation_condition=EAGER,
     ins={"source_video": video_input(), "face_track": video_input()},
     code_version=version_of("sync_plan"),
+    check_specs=SYNC_CHECKS,
 )
 def sync_plan(
     source_video: SourceVideo,
@@ -163,7 +171,7 @@ def sync_plan(
     translation_review: ReviewDecision,
     storage: StorageResource,
     lipsyncer: LipSyncResource,
-) -> dg.Output[SyncPlan]:
+) -> Iterator[dg.Output[SyncPlan] | dg.AssetCheckResult]:
     """Windows of source time for the lip-sync engine, with their cache keys."""
     with stage("sync_plan"):
         result = plan_sync(
@@ -176,7 +184,7 @@ def sync_plan(
             tuning="default",
         )
     share = result.frames_in_windows / result.frames_total if result.frames_total else 0.0
-    return dg.Output(
+    yield dg.Output(
         result,
         metadata={
             "windows": len(result.windows),
@@ -185,6 +193,7 @@ def sync_plan(
             "share_sent_to_engine": round(share, 3),
         },
     )
+    yield sync_check(result)
 
 
 @dg.asset(
@@ -232,7 +241,7 @@ def localized_video(
             **report_metadata(
                 json.loads(storage.backend().read_bytes(result.report_key)),
                 storage.backend().location(result.video_key),
-                stage_seconds(context, video_id(context), str(context.partition_key)),
+                stage_seconds(context.instance, video_id(context), str(context.partition_key)),
             ),
             "video": result.video_key,
             "subtitles": result.srt_key,

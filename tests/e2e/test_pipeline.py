@@ -261,6 +261,9 @@ def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
     warned = checks["cut_lines"]
     assert not warned.passed and warned.severity == dg.AssetCheckSeverity.WARN
     assert warned.description == "1 line(s) cut at the next line: 2"
+    coverage = check_results(dg.AssetKey("sync_plan"))["sync_coverage"]
+    assert coverage.passed and coverage.severity == dg.AssetCheckSeverity.WARN
+    assert "frames sent to dub_only; speech covers" in str(coverage.description)
     shown = localized_video_metadata(key)
     summary = shown["qa_summary"].value
     assert "| dub lines | 4 (0 failed" in summary and "1 cut)" in summary, summary
