@@ -10,6 +10,7 @@ import dagster as dg
 
 from localization_core.catalog import VideoRecord
 from localization_dagster.freshness import StaleChecker, source_state
+from localization_dagster.partitions import localizations, videos
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
     VIDEO_ASSETS,
@@ -35,56 +36,39 @@ class StatusRow:
     detail: str
 
 
-@dataclass(frozen=True)
-class _Materialized:
-    storage_id: int
-    run_id: str
+def _status(instance: dg.DagsterInstance, asset: str, partition: str) -> str:
+    """Dagster's own status of one asset partition: materialized, failed, in_progress or
+    missing (``get_status_by_partition``, what the UI's partition bars show)."""
+    definition = videos if partition.count("|") == 0 else localizations
+    found = instance.get_status_by_partition(dg.AssetKey(asset), [partition], definition) or {}
+    status = found.get(partition)
+    return status.value.lower() if status is not None else "missing"
 
 
-def _latest(instance: dg.DagsterInstance, asset: str, partition: str) -> _Materialized | None:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
-    ).records
-    if not records:
-        return None
-    return _Materialized(records[0].storage_id, records[0].run_id)
+def _latest_run(
+    instance: dg.DagsterInstance, partition: str, statuses: Sequence[dg.DagsterRunStatus]
+) -> dg.DagsterRun | None:
+    records = instance.get_run_records(
+        dg.RunsFilter(tags={"dagster/partition": partition}, statuses=list(statuses)), limit=1
+    )
+    return records[0].dagster_run if records else None
 
 
-def _cached(
-    instance: dg.DagsterInstance,
-    asset: str,
-    partition: str,
-    seen: dict[tuple[str, str], _Materialized | None],
-) -> _Materialized | None:
-    if (asset, partition) not in seen:
-        seen[asset, partition] = _latest(instance, asset, partition)
-    return seen[asset, partition]
-
-
-def _attempt(
-    instance: dg.DagsterInstance, asset: str, partition: str, done: _Materialized | None
-) -> StatusRow | None:
-    """The row for a planned materialization newer than the last one, if any."""
-    planned = instance.get_latest_planned_materialization_info(dg.AssetKey(asset), partition)
-    if planned is None or (done is not None and planned.storage_id <= done.storage_id):
-        return None
-    run = instance.get_run_by_id(planned.run_id)
+def _failed_row(instance: dg.DagsterInstance, asset: str, partition: str) -> StatusRow:
+    """``failed`` with stage and message for the failing asset; ``missing`` for the stages the
+    failed run never reached (the UI marks those failed too)."""
+    run = _latest_run(instance, partition, [dg.DagsterRunStatus.FAILURE])
     if run is None:
-        return None
-    if run.status in ACTIVE:
-        return StatusRow(partition, asset, "running", f"run {run.run_id[:8]}")
-    if run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
-        return _failed_row(instance, run, asset, partition)
-    return None
-
-
-def _failed_row(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, asset: str, partition: str
-) -> StatusRow:
-    """``failed`` with stage and message for the failing asset; ``missing`` for the rest."""
+        return StatusRow(partition, asset, "failed", "")
     events = (
         entry.dagster_event
-        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        for entry in instance.all_logs(
+            run.run_id,
+            of_type={
+                dg.DagsterEventType.STEP_FAILURE,
+                dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            },
+        )
         if entry.dagster_event is not None
     )
     failure = failure_of(events, run.run_id)
@@ -96,22 +80,23 @@ def _failed_row(
 
 
 def _row(
-    instance: dg.DagsterInstance,
-    checker: StaleChecker,
-    asset: str,
-    partition: str,
-    seen: dict[tuple[str, str], _Materialized | None],
+    instance: dg.DagsterInstance, checker: StaleChecker, asset: str, partition: str
 ) -> StatusRow:
-    done = _cached(instance, asset, partition, seen)
-    attempt = _attempt(instance, asset, partition, done)
-    if attempt is not None:
-        return attempt
-    if done is None:
+    status = _status(instance, asset, partition)
+    if status == "in_progress":
+        run = _latest_run(instance, partition, sorted(ACTIVE, key=str))
+        return StatusRow(partition, asset, "running", f"run {run.run_id[:8]}" if run else "")
+    if status == "failed":
+        return _failed_row(instance, asset, partition)
+    if status == "missing":
         return StatusRow(partition, asset, "missing", "")
     state = checker.state(asset, partition)
     if state.status == "stale":
         return StatusRow(partition, asset, "stale", state.reason)
-    return StatusRow(partition, asset, "done", f"run {done.run_id[:8]}")
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    return StatusRow(partition, asset, "done", f"run {records[0].run_id[:8]}" if records else "")
 
 
 def _partitions(video: str, langs: Iterable[str]) -> list[str]:
@@ -124,7 +109,6 @@ def status_rows(
     """Every stage of every partition of ``records`` (each video in the languages requested for
     it): stale as Dagster's data versions say, and ``source_video`` also against the catalog."""
     checker = StaleChecker(instance, defs)
-    seen: dict[tuple[str, str], _Materialized | None] = {}
     rows: list[StatusRow] = []
     for record in records:
         transcript = transcribed(instance, record.video_id)
@@ -136,7 +120,7 @@ def status_rows(
         for partition in _partitions(record.video_id, wanted):
             stages = VIDEO_ASSETS if partition == record.video_id else LOCALIZATION_ASSETS
             for asset in stages:
-                row = _row(instance, checker, asset, partition, seen)
+                row = _row(instance, checker, asset, partition)
                 if asset == "source_video" and row.status == "done":
                     source = source_state(checker, record)
                     if source.status == "stale":
