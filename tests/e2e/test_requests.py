@@ -3,14 +3,17 @@ language for one video starts nothing for the others, even after several automat
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
 import httpx
 import pytest
+import srt
 
 from localization_core.settings import Settings
 from localization_dagster.runner import dagster_home
@@ -67,6 +70,45 @@ def add_language_in_the_ui(port: int, key: str) -> str:
     assert "errors" not in body, body
     added: str = body["data"]["addDynamicPartition"]["partitionKey"]
     return added
+
+
+def write_wordless_sidecar(data: Path, video: str, lang: str) -> None:
+    """A reviewer's translation of every transcript line that has no words to speak."""
+    artifact = data / "storage" / "artifacts" / "transcript" / f"{video}.json"
+    lines = json.loads(artifact.read_text())["data"]["lines"]
+    cues = [
+        srt.Subtitle(
+            index=line["id"],
+            start=timedelta(seconds=line["start"]),
+            end=timedelta(seconds=line["end"]),
+            content="...",
+        )
+        for line in lines
+    ]
+    sidecar = data / "sidecars" / f"{video}.{lang}.srt"
+    sidecar.parent.mkdir(parents=True, exist_ok=True)
+    sidecar.write_text(srt.compose(cues, reindex=False))
+
+
+def materialize_here(
+    env: dict[str, str], instance: dg.DagsterInstance, selection: list[str], partition: str
+) -> str:
+    """Materialize ``selection`` in this process on the daemon's project; the failure line."""
+    from localization_core.settings import get_settings
+    from localization_dagster.definitions import current
+    from localization_dagster.runner import RunFailedError, materialize
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("LOCALIZATION_DATA_DIR", "DAGSTER_HOME", "TRANSLATOR_PROVIDER"):
+            patch.setenv(name, env[name])
+        get_settings.cache_clear()
+        try:
+            materialize(current(), instance, selection, partition)
+        except RunFailedError as exc:
+            return str(exc)
+        finally:
+            get_settings.cache_clear()
+    return "no failure"
 
 
 def localize(env: dict[str, str], *args: str) -> str:
@@ -132,6 +174,18 @@ def test_a_language_for_one_video_starts_nothing_for_the_others(tmp_path: Path) 
         assert add_language_in_the_ui(port, "de") == "de"  # the UI's "Add a partition"
         time.sleep(3 * INTERVAL_S + 2)  # more automation and request ticks: nothing else starts
         partitions = {run.tags.get("dagster/partition") for run in instance.get_runs()}
+
+        # a failed blocking check holds under the daemon's automation too: b's reviewed French
+        # has no words in any line, so every line fails synthesis; its dub is materialized
+        # alone (as the UI's "Materialize" on dub_track does) while the daemon keeps ticking
+        write_wordless_sidecar(data, "b", "fr")
+        blocked = materialize_here(
+            env, instance, ["translation", "translation_review", "dub_track"], pair("b", "fr")
+        )
+        assert blocked.startswith("dub_track: check synthesis_failures failed: "), blocked
+        known = {run.run_id for run in instance.get_runs()}
+        time.sleep(3 * INTERVAL_S + 4)  # automation ticks after the dub was updated
+        started_after = [run for run in instance.get_runs() if run.run_id not in known]
     finally:
         stop_process_group(webserver, grace=5)
         stop_process_group(daemon, grace=20)
@@ -142,5 +196,12 @@ def test_a_language_for_one_video_starts_nothing_for_the_others(tmp_path: Path) 
         for unasked in (pair("b", "es"), pair("a", "de"), pair("b", "de")):
             planned = instance.get_latest_planned_materialization_info(dg.AssetKey(asset), unasked)
             assert planned is None, f"{asset} of {unasked} was planned by a run"
+    assert started_after == [], [run.tags for run in started_after]
+    for asset in ("sync_plan", "lipsync", "localized_video"):
+        done = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[pair("b", "fr")]),
+            limit=1,
+        ).records
+        assert not done, f"{asset} of b|fr materialized past the failed check"
     status = localize(env, "status", "b")
     assert pair("b", "fr") in status and pair("b", "es") not in status, status
