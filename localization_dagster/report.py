@@ -9,6 +9,8 @@ from typing import Any
 
 import dagster as dg
 
+from localization_dagster.partitions import latest_materialization
+
 
 def summary_markdown(report: Mapping[str, Any]) -> str:
     """The CLI's one-screen summary as a markdown table."""
@@ -63,13 +65,10 @@ def stage_seconds(instance: dg.DagsterInstance, video: str, key: str) -> dict[st
     wanted += [(asset.key.to_user_string(), key) for asset in LOCALIZATION_LEVEL[:-1]]
     seconds: dict[str, float] = {}
     for asset, partition in wanted:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
-            limit=1,
-        ).records
-        if not records:
+        record = latest_materialization(instance, asset, partition)
+        if record is None:
             continue
-        stats = instance.get_run_step_stats(records[0].run_id)
+        stats = instance.get_run_step_stats(record.run_id)
         took = sum(
             (stat.end_time or 0.0) - (stat.start_time or 0.0)
             for stat in stats

@@ -10,7 +10,7 @@ import dagster as dg
 
 from localization_core.catalog import VideoRecord
 from localization_dagster.freshness import StaleChecker, source_state
-from localization_dagster.partitions import localizations, videos
+from localization_dagster.partitions import latest_materialization, localizations, videos
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
     VIDEO_ASSETS,
@@ -93,10 +93,8 @@ def _row(
     state = checker.state(asset, partition)
     if state.status == "stale":
         return StatusRow(partition, asset, "stale", state.reason)
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
-    ).records
-    return StatusRow(partition, asset, "done", f"run {records[0].run_id[:8]}" if records else "")
+    record = latest_materialization(instance, asset, partition)
+    return StatusRow(partition, asset, "done", f"run {record.run_id[:8]}" if record else "")
 
 
 def _partitions(video: str, langs: Iterable[str]) -> list[str]:

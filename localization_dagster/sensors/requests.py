@@ -17,11 +17,9 @@ import dagster as dg
 
 from localization_core.catalog import VideoRecord, check_language, list_records
 from localization_core.errors import InvalidInputError
-from localization_dagster.partitions import languages
+from localization_dagster.partitions import languages, latest_materialization
 from localization_dagster.resources import StorageResource
 
-TRANSCRIPT = dg.AssetKey("transcript")
-TRANSLATION = dg.AssetKey("translation")
 LOCALIZATION_STAGES = "localization_stages"
 
 
@@ -35,21 +33,11 @@ class Transcribed:
 
 def transcribed(instance: dg.DagsterInstance, video: str) -> Transcribed | None:
     """The video's latest transcript, or None before it exists."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=TRANSCRIPT, asset_partitions=[video]), limit=1
-    ).records
-    if not records or records[0].asset_materialization is None:
+    record = latest_materialization(instance, "transcript", video)
+    if record is None or record.asset_materialization is None:
         return None
-    metadata = records[0].asset_materialization.metadata
-    language = metadata.get("language")
-    return Transcribed(str(records[0].storage_id), str(language.value) if language else "")
-
-
-def _translated(instance: dg.DagsterInstance, partition: str) -> bool:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=TRANSLATION, asset_partitions=[partition]), limit=1
-    ).records
-    return bool(records)
+    language = record.asset_materialization.metadata.get("language")
+    return Transcribed(str(record.storage_id), str(language.value) if language else "")
 
 
 def requests_for(
@@ -65,7 +53,7 @@ def requests_for(
         if target == transcript.language:
             yield f"{key}: not applicable, {record.video_id} is already in {target!r}"
             continue
-        if _translated(instance, str(key)):
+        if latest_materialization(instance, "translation", str(key)) is not None:
             continue
         yield dg.RunRequest(
             run_key=f"{key}:{transcript.version}",

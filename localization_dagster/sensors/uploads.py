@@ -6,7 +6,7 @@ import dagster as dg
 from localization_core.catalog import VideoRecord, record_for_upload, request_targets
 from localization_core.errors import LocalizationError
 from localization_core.storage import StorageBackend
-from localization_dagster.partitions import languages, videos
+from localization_dagster.partitions import languages, latest_materialization, videos
 from localization_dagster.resources import PipelineResource, StorageResource
 
 SOURCE_VIDEO = dg.AssetKey("source_video")
@@ -14,12 +14,10 @@ SOURCE_VIDEO = dg.AssetKey("source_video")
 
 def ingested_version(instance: dg.DagsterInstance, video: str) -> str | None:
     """The content version of the latest ``source_video`` materialization of ``video``."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=SOURCE_VIDEO, asset_partitions=[video]), limit=1
-    ).records
-    if not records or records[0].asset_materialization is None:
+    record = latest_materialization(instance, "source_video", video)
+    if record is None or record.asset_materialization is None:
         return None
-    version = records[0].asset_materialization.metadata.get("version")
+    version = record.asset_materialization.metadata.get("version")
     return str(version.value) if version is not None else None
 
 

@@ -220,11 +220,11 @@ TOO_LONG = (
 )
 
 
-def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
-    project: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """25% of the lines overflow past every fit: the cut is listed with its reason, nothing
-    failed, the video is delivered, and the cut line stops before the next one starts."""
+def four_reviewed_lines(
+    monkeypatch: pytest.MonkeyPatch, clip: Path, video_id: str, spanish: dict[int, str]
+) -> str:
+    """``clip``'s video level with a reviewed English transcript of ``FOUR_SLOTS`` and a
+    reviewer's Spanish for each line (the sidecar translator); the video id."""
     from localization_core.settings import get_settings
 
     monkeypatch.setenv("TRANSLATOR_PROVIDER", "sidecar")
@@ -236,11 +236,22 @@ def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
         starts=[start for start, _ in FOUR_SLOTS],
         ends=[end for _, end in FOUR_SLOTS],
     )
-    clip = media_file("talking_head_square_25fps.mp4")
-    video_id = run_video_level(
-        clip, ["es"], source="en", video_id="four", resources={"transcriber": reviewed}
+    vid = run_video_level(
+        clip, ["es"], source="en", video_id=video_id, resources={"transcriber": reviewed}
     )
-    write_sidecar(video_id, "es", {1: "Hola.", 2: TOO_LONG, 3: "Muy bien.", 4: "Gracias."})
+    write_sidecar(vid, "es", spanish)
+    return vid
+
+
+def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
+    project: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """25% of the lines overflow past every fit: the cut is listed with its reason, nothing
+    failed, the video is delivered, and the cut line stops before the next one starts."""
+    clip = media_file("talking_head_square_25fps.mp4")
+    video_id = four_reviewed_lines(
+        monkeypatch, clip, "four", {1: "Hola.", 2: TOO_LONG, 3: "Muy bien.", 4: "Gracias."}
+    )
 
     delivery = run_localization_level(video_id, "es")
     check_streams(delivery, clip, 25.0, "spa")
@@ -264,6 +275,9 @@ def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
     coverage = check_results(dg.AssetKey("sync_plan"))["sync_coverage"]
     assert coverage.passed and coverage.severity == dg.AssetCheckSeverity.WARN
     assert "frames sent to dub_only; speech covers" in str(coverage.description)
+    same = check_results(dg.AssetKey("localized_video"))["matches_source"]
+    assert same.passed and same.metadata["output_frames"] == same.metadata["source_frames"]
+    assert same.metadata["source_frames"] == dg.MetadataValue.int(125)  # 5 s at 25 fps
     shown = localized_video_metadata(key)
     summary = shown["qa_summary"].value
     assert "| dub lines | 4 (0 failed" in summary and "1 cut)" in summary, summary
@@ -299,20 +313,12 @@ def test_a_failed_blocking_check_stops_the_run_before_delivery(
     from localization_core.settings import get_settings
     from localization_dagster.runner import RunFailedError, open_instance
 
-    monkeypatch.setenv("TRANSLATOR_PROVIDER", "sidecar")
-    get_settings.cache_clear()
-    reviewed = ReviewedTranscriptResource(
-        provider="reviewed",
-        model="-",
-        models_dir="-",
-        starts=[start for start, _ in FOUR_SLOTS],
-        ends=[end for _, end in FOUR_SLOTS],
+    video_id = four_reviewed_lines(
+        monkeypatch,
+        media_file("talking_head_square_25fps.mp4"),
+        "blocked",
+        {1: "Hola.", 2: "Bien.", 3: "Muy bien.", 4: "Gracias."},
     )
-    clip = media_file("talking_head_square_25fps.mp4")
-    video_id = run_video_level(
-        clip, ["es"], source="en", video_id="blocked", resources={"transcriber": reviewed}
-    )
-    write_sidecar(video_id, "es", {1: "Hola.", 2: "Bien.", 3: "Muy bien.", 4: "Gracias."})
     flaky = FlakyVoiceResource(provider="flaky", failing=["Muy bien."])
     with pytest.raises(RunFailedError) as failed:
         run_localization_level(video_id, "es", resources={"synthesizer": flaky})
