@@ -144,6 +144,7 @@ class LocalizedVideo(Frozen):
     report_key: str
     duration: float
     has_speech: bool
+    frame_count: int | None = None
 
 
 ARTIFACT_TYPES: dict[str, type[Frozen]] = {

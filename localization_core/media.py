@@ -113,6 +113,7 @@ class _ProbeStream(BaseModel):
     sample_rate: int = 0
     duration: float | None = None
     nb_frames: int | None = None
+    nb_read_packets: int | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     side_data_list: list[dict[str, Any]] = Field(default_factory=list)
     disposition: dict[str, int] = Field(default_factory=dict)
@@ -235,7 +236,7 @@ def probe(path: Path) -> MediaProbe:
             vfr=vfr,
             rotation=_rotation(video),
             video_codec=video.codec_name,
-            frame_count=video.nb_frames,
+            frame_count=video.nb_read_packets or video.nb_frames,  # what was read, not claimed
             video_duration=video.duration,
         )
     return MediaProbe(**facts, audio_streams=audio)

@@ -62,7 +62,7 @@ OUTPUT_CHECKS = [
     dg.AssetCheckSpec(
         "matches_source",
         asset=dg.AssetKey("localized_video"),
-        description="The delivered video lasts as long as the source picture.",
+        description="The delivered video has the source picture's duration and frame count.",
     )
 ]
 
@@ -189,14 +189,25 @@ def sync_check(plan: SyncPlan) -> dg.AssetCheckResult:
 
 
 def output_check(source: SourceVideo, video: LocalizedVideo) -> dg.AssetCheckResult:
-    """The delivery lasts the source picture, within one frame."""
+    """The delivery lasts the source picture, within one frame, and has its frame count."""
     expected = source.probe.picture_duration
     frame = 1 / float(source.probe.fps) if source.probe.fps else 0.05
     gap = abs(video.duration - expected)
+    frames, source_frames = video.frame_count, source.probe.frame_count
+    same_frames = frames is None or source_frames is None or frames == source_frames
     return dg.AssetCheckResult(
         check_name="matches_source",
-        passed=gap <= frame + 1e-3,
+        passed=gap <= frame + 1e-3 and same_frames,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"output {video.duration:.3f} s, source picture {expected:.3f} s",
-        metadata={"output_s": video.duration, "source_s": expected, "gap_s": round(gap, 4)},
+        description=(
+            f"output {video.duration:.3f} s, {frames} frames; "
+            f"source picture {expected:.3f} s, {source_frames} frames"
+        ),
+        metadata={
+            "output_s": video.duration,
+            "source_s": expected,
+            "gap_s": round(gap, 4),
+            "output_frames": frames,
+            "source_frames": source_frames,
+        },
     )

@@ -174,6 +174,7 @@ def assemble(
         "output": {
             "file": f"{name}.mp4",
             "duration": facts.duration,
+            "frames": facts.frame_count,
             "audio_tracks": len(facts.audio_streams),
             "subtitle_cues": len(cues),
             "fast_cues": sum(c.fast for c in cues),
@@ -194,4 +195,5 @@ def assemble(
         report_key=f"{prefix}/report.json",
         duration=facts.duration,
         has_speech=dub.has_speech,
+        frame_count=facts.frame_count,
     )
