@@ -18,8 +18,10 @@ from localization_core.artifacts import (
 from localization_core.catalog import VideoRecord
 from localization_core.domain import AudioStream, Frozen, MediaProbe, Span, Translation
 from localization_core.media import _ProbeFormat
+from localization_core.presets import Tuning
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.providers.lipsync.dub_only import DubOnlyLipSyncer
+from localization_core.providers.lipsync.preview import PreviewLipSyncer
 from localization_core.providers.separation.ffmpeg import FfmpegSeparator
 from localization_core.providers.synthesis.base import VoiceHint
 from localization_core.providers.synthesis.espeak import EspeakSynthesizer
@@ -56,7 +58,14 @@ cli.ui
 cli.remove
 JsonArtifactIOManager.handle_output
 JsonArtifactIOManager.load_input
+# tuning fields are read through Tuning.signature (every segment cache key) and by the GPU
+# engines' command lines
+Tuning.guidance
+Tuning.fp16
+Tuning.extra_margin
+Tuning.parsing_mode
 (
+    PreviewLipSyncer,
     DubOnlyLipSyncer,
     FfmpegSeparator,
     EspeakSynthesizer,

@@ -14,6 +14,7 @@ from localization_core.domain import (
     Transcript,
     Translation,
 )
+from localization_core.presets import Tuning
 
 
 class SourceVideo(Frozen):
@@ -99,6 +100,7 @@ class SyncWindow(Frozen):
     end: float
     mode: Literal["sync", "dub_only"] = "sync"
     cache_key: str = ""
+    tuning: Tuning | None = Field(None, description="the preset's tuning the engine runs with")
 
 
 class SyncPlan(Frozen):
@@ -107,11 +109,21 @@ class SyncPlan(Frozen):
     duration: float
     fps: float
     engine: str
+    preset: str = "none"
     windows: tuple[SyncWindow, ...] = ()
     frames_total: int = 0
     frames_in_windows: int = 0
     faceless_frames_excluded: int = 0
     frames_speaking: int = Field(0, description="frames inside the padded speech spans")
+
+
+class Piece(Frozen):
+    """One span of a window as the engine last saw it: synced, or left dub-only and why."""
+
+    start: float
+    end: float
+    synced: bool
+    reason: str = ""
 
 
 class SegmentResult(Frozen):
@@ -125,6 +137,17 @@ class SegmentResult(Frozen):
     engine: str = ""
     status: Literal["synced", "dub_only", "cached"] = "synced"
     seconds: float = 0.0
+    frames: int = 0
+    pieces: tuple[Piece, ...] = Field((), description="spans the engine ran on, in order")
+    engine_calls: int = 0
+    bisect_depth: int = 0
+
+    @property
+    def fallback_reasons(self) -> str:
+        """Why pieces of this window stayed dub-only, one reason per piece."""
+        return "; ".join(
+            f"{p.start:.2f}-{p.end:.2f} s: {p.reason}" for p in self.pieces if not p.synced
+        )
 
 
 class LipSync(Frozen):

@@ -35,6 +35,10 @@ class VideoRecord(Frozen):
     size: int = 0
     source_language: str | None = None
     review_policy: ReviewPolicy = "auto"
+    preset: str | None = Field(
+        None,
+        description="lip-sync preset (FAST, BALANCED, HIGH_QUALITY, ULTRA); None: the engine's",
+    )
     targets: tuple[str, ...] = Field(
         (), description="the languages requested for this video; only these are localized"
     )
@@ -104,6 +108,14 @@ def set_source_language(storage: StorageBackend, video_id: str, language: str) -
     if record.source_language == language:
         return record
     return save_record(storage, record.model_copy(update={"source_language": language}))
+
+
+def set_preset(storage: StorageBackend, video_id: str, preset: str) -> VideoRecord:
+    """Choose the lip-sync preset of a registered video (its next sync plan uses it)."""
+    record = load_record(storage, video_id)
+    if record.preset == preset:
+        return record
+    return save_record(storage, record.model_copy(update={"preset": preset}))
 
 
 def request_targets(storage: StorageBackend, video_id: str, targets: list[str]) -> VideoRecord:

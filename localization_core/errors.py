@@ -57,6 +57,13 @@ class LipSyncError(ProcessingError):
         super().__init__("lipsync", message)
 
 
+class FaceNotDetectedError(LipSyncError):
+    """The engine found no usable face in a frame of the window: bisect around it."""
+
+    def __init__(self, message: str = "Face not detected") -> None:
+        super().__init__(message)
+
+
 class InvalidInputError(LocalizationError):
     """The user's input cannot be processed; retrying will not help."""
 

@@ -345,11 +345,20 @@ def concat(parts: Sequence[Path], dst: Path) -> Path:
         os.unlink(listing.name)
 
 
-def mux(video: Path, tracks: Sequence[AudioTrack], dst: Path, *, duration: float) -> Path:
+def mux(
+    video: Path,
+    tracks: Sequence[AudioTrack],
+    dst: Path,
+    *,
+    duration: float,
+    rotation: int | None = None,
+) -> Path:
     """Video stream of ``video`` plus ``tracks`` in order; the first track is the default.
 
     The output lasts ``duration`` (the picture): an audio track that ends sooner is padded with
     silence, one that goes on longer is cut there. Each track keeps its channel layout.
+    ``rotation`` (clockwise degrees, as ``probe`` reports) flags a re-encoded picture that was
+    stored unrotated, so it displays as its source did.
     """
     args = ["-i", str(video)]
     for track in tracks:
@@ -359,6 +368,8 @@ def mux(video: Path, tracks: Sequence[AudioTrack], dst: Path, *, duration: float
     for number in range(1, len(tracks) + 1):
         args += ["-map", f"[a{number}]"]
     args += ["-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-t", f"{duration:.3f}"]
+    if rotation:  # ffmpeg's tag counts the other way round
+        args += ["-metadata:s:v:0", f"rotate={-rotation % 360}"]
     for number, track in enumerate(tracks):
         args += [f"-metadata:s:a:{number}", f"language={track.language}"]
         if track.title:  # mp4 keeps a track's name as its handler name

@@ -19,12 +19,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from localization_core.catalog import check_language, list_records, load_record
+from localization_core.catalog import check_language, list_records, load_record, set_preset
 from localization_core.errors import InvalidInputError, LocalizationError
+from localization_core.presets import resolve
 from localization_core.stages.localized_video import output_prefix
 from localization_core.storage.local import LocalStorage
 from localization_dagster.assets.common import describe
-from localization_dagster.freshness import AssetState, StaleChecker, downstream, plan, source_state
+from localization_dagster.freshness import (
+    AssetState,
+    StaleChecker,
+    downstream,
+    plan,
+    preset_state,
+    source_state,
+)
 from localization_dagster.orphans import mark_orphans
 from localization_dagster.registration import (
     correct_source_language,
@@ -50,7 +58,6 @@ app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
-PRESETS = ("FAST", "BALANCED", "HIGH_QUALITY", "ULTRA")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -213,9 +220,7 @@ def _forced(force: str | None) -> set[str]:
     return downstream(defs, force) & everything
 
 
-def _localize(
-    video_id: str, targets: list[str], preset: str, force: str | None = None
-) -> list[Path]:
+def _localize(video_id: str, targets: list[str], force: str | None = None) -> list[Path]:
     """Materialize only what is missing, stale or forced: the video level, then each target."""
     from localization_dagster.definitions import defs
 
@@ -224,6 +229,7 @@ def _localize(
     forced = _forced(force)
     _mark_orphans(instance)
     record = load_record(rt.storage, video_id)
+    preset = resolve(record.preset, rt.settings.lipsync_provider, 0.0).preset
     out.print(f"[bold]{video_id}[/bold]: video-level stages", highlight=False)
     checker = StaleChecker(instance, defs)
     states = [source_state(checker, record)]
@@ -235,6 +241,10 @@ def _localize(
         out.print(f"[bold]{video_id} -> {target}[/bold] (preset {preset})", highlight=False)
         checker = StaleChecker(instance, defs)  # after the video-level run
         states = [checker.state(asset, str(key)) for asset in LOCALIZATION_ASSETS]
+        states = [
+            preset_state(checker, st, str(key), preset) if st.asset == "sync_plan" else st
+            for st in states
+        ]
         _run_level(instance, states, key, forced)
         outputs.append(_summary(rt, video_id, target))
     return outputs
@@ -270,7 +280,9 @@ def add(
 def run(  # noqa: PLR0917 - typer passes each option as a parameter
     video_or_path: str,
     to: str = typer.Option(..., "--to", help="target languages, comma separated"),
-    preset: str = typer.Option("BALANCED", help="FAST, BALANCED, HIGH_QUALITY or ULTRA"),
+    preset: str | None = typer.Option(
+        None, help="lip-sync preset: FAST, BALANCED, HIGH_QUALITY or ULTRA (the engine's default)"
+    ),
     source: str | None = typer.Option(
         None, "--from", help="source language (skip detection); corrects a registered video's"
     ),
@@ -281,9 +293,9 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
 ) -> None:
     """Register (for a path) and localize a video now, in this process; only what is missing,
     failed or stale is materialized, the rest is reused."""
-    if preset.upper() not in PRESETS:
-        raise typer.BadParameter(f"preset must be one of {', '.join(PRESETS)}")
     rt = toolkit()
+    chosen = preset.upper() if preset else None
+    resolve(chosen, rt.settings.lipsync_provider, 0.0)  # one line before any work if refused
     targets = _targets(to)
     path = Path(video_or_path)
     if path.suffix or path.exists():
@@ -301,7 +313,9 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
         if source:
             correct_source_language(rt, vid, source)
         request_languages(rt, open_instance(rt.settings), vid, targets)
-    _localize(vid, targets, preset.upper(), force)
+    if chosen:
+        set_preset(rt.storage, vid, chosen)
+    _localize(vid, targets, force)
 
 
 @app.command()
@@ -332,7 +346,7 @@ def demo(to: str = typer.Option("en", "--to", help="target language")) -> None:
         generate_sample(sample)
     targets = _targets(to)
     register(rt, open_instance(rt.settings), sample, targets=targets, video_id="demo")
-    _localize("demo", targets, "BALANCED")
+    _localize("demo", targets)
 
 
 @app.command()

@@ -24,6 +24,7 @@ from dagster._core.definitions.temporal_context import TemporalContext
 from dagster._time import get_current_datetime
 
 from localization_core.catalog import VideoRecord
+from localization_dagster.partitions import latest_materialization
 from localization_dagster.versions import source_data_version
 
 Status = Literal["fresh", "stale", "missing"]
@@ -87,6 +88,20 @@ def source_state(checker: StaleChecker, record: VideoRecord) -> AssetState:
         return state
     if checker.data_version("source_video", record.video_id) != source_data_version(record):
         return AssetState("source_video", "stale", "the upload or its source language changed")
+    return state
+
+
+def preset_state(
+    checker: StaleChecker, state: AssetState, partition: str, preset: str
+) -> AssetState:
+    """``sync_plan`` against the video's preset: stale when the plan used another one."""
+    if state.status != "fresh":
+        return state
+    record = latest_materialization(checker.instance, "sync_plan", partition)
+    shown = record.asset_materialization if record else None
+    used = shown.metadata.get("preset") if shown else None
+    if used is not None and getattr(used, "value", used) != preset:
+        return AssetState("sync_plan", "stale", f"the preset changed to {preset}")
     return state
 
 

@@ -25,9 +25,9 @@ REVISIONS = {
     "translation": "2",  # temperature 0 without fallback sampling
     "translation_review": "1",
     "dub_track": "2",  # cuts flagged, not failed
-    "sync_plan": "2",  # frames_speaking recorded (the sync coverage check)
-    "lipsync": "1",
-    "localized_video": "2",  # cut/failed lines listed; picture length; original channels kept
+    "sync_plan": "3",  # the preset's tuning in every window and cache key
+    "lipsync": "2",  # bisect pieces per window; frame-changing engines composited
+    "localized_video": "3",  # frame count recorded; sync preset in the report
 }
 
 

@@ -1,20 +1,55 @@
-"""`lipsync`: lip-sync one window at a time through the segment store, then composite."""
+"""`lipsync`: lip-sync one window at a time through the segment store, then composite.
+
+A window's clip is cut from the source, re-timed to the engine's 25 fps and handed to the
+engine with the dub audio of that span (16 kHz mono). An engine that finds no usable face is
+retried on halves (``timing.bisect_window``, down to 3 s pieces); what still fails stays
+dub-only. Every engine output is validated (present, 25 fps, the frames it was given) before
+it is stored; the window's manifest is written last, so a crash leaves nothing reusable half
+done. The composite maps each source frame to the nearest engine frame
+(``timing.engine_frame_map``) and re-encodes the source picture once, keeping its timestamps,
+so the output has the source's frame count, VFR timing included.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Iterator
 from fractions import Fraction
+from itertools import islice
+from pathlib import Path
 
-from localization_core import media
-from localization_core.artifacts import DubTrack, LipSync, SegmentResult, SourceVideo, SyncWindow
+import numpy as np
+
+from localization_core import frames, media
+from localization_core.artifacts import (
+    DubTrack,
+    LipSync,
+    Piece,
+    SegmentResult,
+    SourceVideo,
+    SyncWindow,
+)
+from localization_core.audio import read_audio, write_audio
 from localization_core.cache import SegmentStore
+from localization_core.domain import Span
+from localization_core.errors import FaceNotDetectedError, LipSyncError, ObjectNotFoundError
+from localization_core.presets import Tuning
 from localization_core.providers.lipsync.base import LipSyncer
+from localization_core.timing import ENGINE_FPS, bisect_window, engine_frame_map
 from localization_core.workspace import Workspace
+
+SEGMENTS = "segments/lipsync"
 
 
 def segment_store(workspace: Workspace) -> SegmentStore:
     """Where finished window clips live, by cache key (survives runs and evictions)."""
-    return SegmentStore(workspace.storage, "segments/lipsync", ".mp4")
+    return SegmentStore(workspace.storage, SEGMENTS, ".mp4")
+
+
+def manifest_store(workspace: Workspace) -> SegmentStore:
+    """Each finished window's result (pieces, calls, reasons); written after its clip."""
+    return SegmentStore(workspace.storage, SEGMENTS, ".json")
 
 
 def sync_window(
@@ -34,30 +69,211 @@ def sync_window(
         "end": window.end,
         "cache_key": window.cache_key,
         "engine": engine.name,
+        "frames": round((window.end - window.start) * ENGINE_FPS),
     }
     if window.mode == "dub_only" or not engine.changes_frames:
         return SegmentResult(**base, status="dub_only")
-    store = segment_store(workspace)
-    if store.has(window.cache_key) and not force:
-        return SegmentResult(**base, key=store.key_for(window.cache_key), status="cached")
+    stored = None if force else _stored(workspace, window.cache_key)
+    if stored is not None:
+        return stored.model_copy(update={"status": "cached", "seconds": 0.0})
     started = time.monotonic()
     scratch = workspace.scratch_dir("lipsync", source.video_id, dub.language, str(window.index))
-    clip = media.cut(workspace.local(source.key), scratch / "clip.mp4", window.start, window.end)
-    engine_clip = media.convert_fps(clip, scratch / "engine.mp4", Fraction(engine.fps))
-    audio = media.extract_speech_audio(
-        workspace.local(dub.voice_key), scratch / "audio.wav", start=window.start, end=window.end
+    attempts = _Attempts(engine, _tuning(window, engine), scratch)
+    attempts.prepare(workspace, source, dub, window)
+    span = Span(start=window.start, end=window.end)
+    outcome = bisect_window(span, attempts.call)
+    pieces = tuple(
+        Piece(start=s.start, end=s.end, synced=ok, reason=attempts.reason(s)) for s, ok in outcome
     )
-    out = engine.sync(engine_clip, audio, scratch / "synced.mp4")
-    stored = store.put(window.cache_key, out)
-    return SegmentResult(
-        **base, key=stored, status="synced", seconds=round(time.monotonic() - started, 2)
+    key = None
+    if any(piece.synced for piece in pieces):
+        key = segment_store(workspace).put(window.cache_key, attempts.assemble(outcome))
+    result = SegmentResult(
+        **base,
+        key=key,
+        status="synced" if key else "dub_only",
+        seconds=round(time.monotonic() - started, 2),
+        pieces=pieces,
+        engine_calls=attempts.calls,
+        bisect_depth=max(round(math.log2(span.duration / s.duration)) for s, _ in outcome),
     )
+    manifest = scratch / "manifest.json"
+    manifest.write_text(result.model_dump_json())
+    manifest_store(workspace).put(window.cache_key, manifest)  # last: the window is complete
+    return result
 
 
-def composite(source: SourceVideo, segments: list[SegmentResult], engine: LipSyncer) -> LipSync:
-    """The localized picture. The ``dub_only`` engine leaves every frame as it was, so the
-    source picture is the result; engines that change frames are composited by a later stage."""
+def _stored(workspace: Workspace, cache_key: str) -> SegmentResult | None:
+    """A complete earlier result of this window: its manifest, and its clip when it has one."""
+    manifests = manifest_store(workspace)
+    try:
+        raw = workspace.storage.read_bytes(manifests.key_for(cache_key))
+    except ObjectNotFoundError:
+        return None
+    result = SegmentResult.model_validate_json(raw)
+    if result.key is not None and not segment_store(workspace).has(cache_key):
+        return None
+    return result
+
+
+def _tuning(window: SyncWindow, engine: LipSyncer) -> Tuning:
+    """The window's tuning; a plan from before presets runs the engine's plain settings."""
+    return window.tuning or Tuning(preset="none", engine=engine.name, max_window_s=1e9)
+
+
+class _Attempts:
+    """Engine calls on spans of one window's 25 fps clip, with what each call left behind."""
+
+    def __init__(self, engine: LipSyncer, tuning: Tuning, scratch: Path) -> None:
+        self.engine, self.tuning, self.scratch = engine, tuning, scratch
+        self.calls = 0
+        self.start = 0.0
+        self.outputs: dict[tuple[int, int], Path] = {}
+        self.reasons: dict[tuple[int, int], str] = {}
+
+    def prepare(
+        self, workspace: Workspace, source: SourceVideo, dub: DubTrack, window: SyncWindow
+    ) -> None:
+        """The window at 25 fps and its dub audio, the engine's inputs."""
+        self.start = window.start
+        scratch = self.scratch
+        clip = media.cut(
+            workspace.local(source.key), scratch / "clip.mp4", window.start, window.end
+        )
+        self.clip = media.convert_fps(clip, scratch / "engine.mp4", Fraction(ENGINE_FPS))
+        self.audio = media.extract_speech_audio(
+            workspace.local(dub.voice_key),
+            scratch / "audio.wav",
+            start=window.start,
+            end=window.end,
+        )
+
+    def frames_of(self, span: Span) -> tuple[int, int]:
+        """First engine frame and frame count of ``span``."""
+        first = round((span.start - self.start) * ENGINE_FPS)
+        return first, round((span.end - self.start) * ENGINE_FPS) - first
+
+    def reason(self, span: Span) -> str:
+        """Why the engine failed on ``span`` ('' when it did not)."""
+        return self.reasons.get(self.frames_of(span), "")
+
+    def call(self, span: Span) -> bool:
+        """One engine call on ``span``; False when it found no usable face."""
+        first, count = self.frames_of(span)
+        video, audio = self._inputs(first, count)
+        out = self.scratch / f"synced-{first}-{count}.mp4"
+        self.calls += 1
+        try:
+            self.engine.sync(video, audio, out, self.tuning)
+        except FaceNotDetectedError as exc:
+            self.reasons[(first, count)] = exc.message
+            return False
+        self.outputs[(first, count)] = validated(out, count)
+        return True
+
+    def _inputs(self, first: int, count: int) -> tuple[Path, Path]:
+        """The clip and audio of frames ``first..first+count`` (the whole window as prepared)."""
+        total = frames_in(self.clip)
+        if first == 0 and count >= total:
+            return self.clip, self.audio
+        video = self.scratch / f"piece-{first}-{count}.mp4"
+        frames.write_rgb(islice(frames.read_rgb(self.clip), first, first + count), video, fps=25)
+        samples, rate = read_audio(self.audio)
+        part = samples[
+            round(first / ENGINE_FPS * rate) : round((first + count) / ENGINE_FPS * rate)
+        ]
+        audio = write_audio(self.scratch / f"piece-{first}-{count}.wav", part, rate)
+        return video, audio
+
+    def assemble(self, outcome: list[tuple[Span, bool]]) -> Path:
+        """The window clip: synced pieces from the engine, failed pieces as they came in."""
+        if len(outcome) == 1:
+            return self.outputs[self.frames_of(outcome[0][0])]
+        out = self.scratch / "window.mp4"
+        frames.write_rgb(self._pictures(outcome), out, fps=ENGINE_FPS)
+        return out
+
+    def _pictures(self, outcome: list[tuple[Span, bool]]) -> Iterator[frames.Image]:
+        """Every frame of the window, piece by piece."""
+        for span, ok in outcome:
+            first, count = self.frames_of(span)
+            if ok:
+                yield from frames.read_rgb(self.outputs[(first, count)])
+            else:
+                yield from islice(frames.read_rgb(self.clip), first, first + count)
+
+
+def frames_in(path: Path) -> int:
+    """Frames actually stored in ``path``."""
+    return media.probe(path).frame_count or 0
+
+
+def validated(out: Path, expected: int) -> Path:
+    """The engine's output when it is whole: present, 25 fps, ``expected`` frames; otherwise a
+    ``LipSyncError`` (never a stored segment)."""
+    if not out.is_file() or out.stat().st_size == 0:
+        raise LipSyncError(f"the engine wrote no output ({out.name})")
+    facts = media.probe(out)
+    if facts.fps is not None and facts.fps != ENGINE_FPS:
+        raise LipSyncError(f"the engine's output runs at {float(facts.fps):g} fps, not 25")
+    if facts.frame_count != expected:
+        raise LipSyncError(f"the engine's output has {facts.frame_count} of {expected} frames")
+    return out
+
+
+class _Cursor:
+    """Frames of one stored window clip, read forward once, addressed by engine frame."""
+
+    def __init__(self, path: Path) -> None:
+        self.frames = frames.read_rgb(path)
+        self.index = -1
+        self.current: frames.Image | None = None
+
+    def at(self, frame: int) -> frames.Image:
+        """Engine frame ``frame`` (never before the last one asked for)."""
+        while self.index < frame:
+            picture = next(self.frames, None)
+            if picture is None:
+                break
+            self.current, self.index = picture, self.index + 1
+        if self.current is None:
+            raise LipSyncError("a stored window clip has no frames")
+        return self.current
+
+
+def composite(
+    workspace: Workspace,
+    source: SourceVideo,
+    language: str,
+    segments: list[SegmentResult],
+    engine: LipSyncer,
+) -> LipSync:
+    """The localized picture: the source with each synced piece's frames put back in place.
+    Without a synced piece (``dub_only``, or nothing the engine could use) the source picture is
+    the result, untouched."""
     ordered = tuple(sorted(segments, key=lambda s: s.index))
-    if not engine.changes_frames:
+    synced = [(s, p) for s in ordered if s.key for p in s.pieces if p.synced]
+    if not engine.changes_frames or not synced:
         return LipSync(video_key=source.key, segments=ordered, composited=False)
-    raise NotImplementedError(f"compositing for engine {engine.name!r} arrives with that engine")
+    src = workspace.local(source.key)
+    mapping = engine_frame_map(
+        media.frame_times(src), [Span(start=p.start, end=p.end) for _, p in synced]
+    )
+    cursors = {s.index: _Cursor(workspace.local(s.key)) for s, _ in synced if s.key}
+    turns = (source.probe.rotation // 90) % 4  # engine clips are upright, frames stored as is
+
+    def replace(index: int) -> frames.Image | None:
+        hit = mapping[index] if index < len(mapping) else None
+        if hit is None:
+            return None
+        segment, piece = synced[hit[0]]
+        offset = round((piece.start - segment.start) * ENGINE_FPS)
+        picture = cursors[segment.index].at(offset + hit[1])
+        return np.ascontiguousarray(np.rot90(picture, k=turns)) if turns else picture
+
+    scratch = workspace.scratch_dir("lipsync", source.video_id, language)
+    out = scratch / "picture.mp4"
+    frames.reencode(src, out, replace)
+    key = f"localizations/{source.video_id}/{language}/lipsync/picture.mp4"
+    workspace.put(key, out)
+    return LipSync(video_key=key, segments=ordered, composited=True)

@@ -102,13 +102,18 @@ def build_report(
         },
         "sync": {
             "engine": plan.engine,
+            "preset": plan.preset,
             "frames_total": plan.frames_total,
             "frames_sent_to_engine": plan.frames_in_windows,
             "faceless_frames_excluded": plan.faceless_frames_excluded,
             "windows": len(plan.windows),
-            "dub_only_pieces": sum(w.mode == "dub_only" for w in plan.windows),
-            "engine_calls": sum(s.status == "synced" for s in lipsync.segments),
+            "dub_only_pieces": sum(w.mode == "dub_only" for w in plan.windows)
+            + sum(not p.synced for s in lipsync.segments for p in s.pieces),
+            "engine_calls": sum(s.engine_calls for s in lipsync.segments if s.status == "synced"),
+            "engine_seconds": round(sum(s.seconds for s in lipsync.segments), 2),
+            "bisect_depth_max": max((s.bisect_depth for s in lipsync.segments), default=0),
             "cached_segments": sum(s.status == "cached" for s in lipsync.segments),
+            "composited": lipsync.composited,
         },
     }
 
@@ -164,6 +169,7 @@ def assemble(
         tracks,
         scratch / f"{name}.mp4",
         duration=source.probe.picture_duration,
+        rotation=source.probe.rotation if lipsync.composited else None,
     )
     cues = cues_from_lines(translation.lines, fps=float(source.probe.fps or 25))
     srt = write_subtitles(cues, scratch / f"{name}.srt")

@@ -6,6 +6,7 @@ from localization_core.artifacts import DubTrack, FaceTrack, SourceVideo, SyncPl
 from localization_core.audio import energy_spans, read_audio
 from localization_core.cache import segment_key
 from localization_core.domain import Translation
+from localization_core.presets import Tuning
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.timing import (
     MERGE_GAP_S,
@@ -25,9 +26,10 @@ def plan_sync(
     dub: DubTrack,
     translation: Translation,
     engine: LipSyncer,
-    tuning: str,
+    tuning: Tuning,
 ) -> SyncPlan:
-    """Windows from dub slots and dub-audio energy, cut around faceless spans, keyed."""
+    """Windows from dub slots and dub-audio energy, cut around faceless spans, keyed; each
+    window is at most the preset's window maximum and carries its tuning."""
     voice, rate = read_audio(workspace.local(dub.voice_key), mono=True)
     energy = energy_spans(voice, rate)
     slots = [line.slot for line in translation.lines if line.text.strip()]
@@ -37,7 +39,7 @@ def plan_sync(
         energy,
         faces.faceless_spans,
         duration=duration,
-        max_window_s=engine.max_window_s,
+        max_window_s=tuning.max_window_s,
         cut_points=sorted([*faces.shot_cuts, *silence_points(energy)]),
     )
     speech = slots + energy
@@ -52,11 +54,14 @@ def plan_sync(
             engine=engine.name,
             engine_version=engine.version,
             checkpoint_hash=engine.checkpoint_hash,
-            tuning=tuning,
+            tuning=tuning.signature,
         )
         windows.append(
-            SyncWindow(index=index, start=span.start, end=span.end, mode=mode, cache_key=key)
-        )
+            SyncWindow(
+                index=index, start=span.start, end=span.end, mode=mode, cache_key=key,
+                tuning=tuning,
+            )
+        )  # fmt: skip
     fps = faces.fps
     speaking = merge_spans(speech, padding=WINDOW_PADDING_S, merge_gap=MERGE_GAP_S, end=duration)
     faceless_s = sum(
@@ -70,6 +75,7 @@ def plan_sync(
         duration=duration,
         fps=fps,
         engine=engine.name,
+        preset=tuning.preset,
         windows=tuple(windows),
         frames_total=faces.frame_count,
         frames_in_windows=sum(round((w.end - w.start) * fps) for w in windows if w.mode == "sync"),

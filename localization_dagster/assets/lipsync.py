@@ -17,6 +17,7 @@ from localization_core.artifacts import (
 from localization_core.stages.lipsync import composite, sync_window
 from localization_dagster.assets.common import (
     EAGER,
+    language,
     localizations,
     stage,
     version_of,
@@ -75,43 +76,61 @@ def collect_segments(
     context: dg.OpExecutionContext,
     segments: list[SegmentResult],
     source_video: SourceVideo,
+    storage: StorageResource,
     lipsyncer: LipSyncResource,
 ) -> LipSync:
     """Composite the synced windows into the source picture and report every segment."""
     with stage("lipsync"):
-        result = composite(source_video, segments, lipsyncer.get())
-    context.add_output_metadata(
-        {
-            "segments": dg.MetadataValue.table(
-                records=[
-                    dg.TableRecord(
-                        {
-                            "index": s.index,
-                            "start": s.start,
-                            "end": s.end,
-                            "status": s.status,
-                            "seconds": s.seconds,
-                            "cache_key": s.cache_key[:16],
-                        }
-                    )
-                    for s in result.segments
-                ],
-                schema=dg.TableSchema(
-                    columns=[
-                        dg.TableColumn("index", "int"),
-                        dg.TableColumn("start", "float"),
-                        dg.TableColumn("end", "float"),
-                        dg.TableColumn("status", "string"),
-                        dg.TableColumn("seconds", "float"),
-                        dg.TableColumn("cache_key", "string"),
-                    ]
-                ),
-            ),
-            "engine_calls": sum(s.status == "synced" for s in result.segments),
-            "cached": sum(s.status == "cached" for s in result.segments),
-        }
-    )
+        result = composite(
+            storage.workspace(), source_video, language(context), segments, lipsyncer.get()
+        )
+    context.add_output_metadata(segment_metadata(result))
     return result
+
+
+_COLUMNS = {
+    "index": "int",
+    "start": "float",
+    "end": "float",
+    "status": "string",
+    "frames": "int",
+    "engine_calls": "int",
+    "bisect_depth": "int",
+    "dub_only_pieces": "int",
+    "seconds": "float",
+    "why_dub_only": "string",
+    "cache_key": "string",
+}
+
+
+def segment_metadata(result: LipSync) -> dict[str, dg.MetadataValue | int | bool]:
+    """The per-segment table (frames, engine seconds, bisect depth, fallbacks and why) and
+    totals, as the asset page shows them."""
+    records = [
+        dg.TableRecord(
+            {
+                "index": s.index,
+                "start": s.start,
+                "end": s.end,
+                "status": s.status,
+                "frames": s.frames,
+                "engine_calls": s.engine_calls,
+                "bisect_depth": s.bisect_depth,
+                "dub_only_pieces": sum(not p.synced for p in s.pieces),
+                "seconds": s.seconds,
+                "why_dub_only": s.fallback_reasons,
+                "cache_key": s.cache_key[:16],
+            }
+        )
+        for s in result.segments
+    ]
+    schema = dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in _COLUMNS.items()])
+    return {
+        "segments": dg.MetadataValue.table(records=records, schema=schema),
+        "engine_calls": sum(s.engine_calls for s in result.segments if s.status == "synced"),
+        "cached": sum(s.status == "cached" for s in result.segments),
+        "composited": result.composited,
+    }
 
 
 @dg.graph_asset(

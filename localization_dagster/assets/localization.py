@@ -17,6 +17,7 @@ from localization_core.artifacts import (
 )
 from localization_core.catalog import load_record
 from localization_core.domain import Transcript, Translation
+from localization_core.presets import resolve
 from localization_core.stages.dub_track import build_dub_track
 from localization_core.stages.localized_video import assemble, build_report
 from localization_core.stages.sync_plan import plan_sync
@@ -165,6 +166,7 @@ def dub_track(
     check_specs=SYNC_CHECKS,
 )
 def sync_plan(
+    context: dg.AssetExecutionContext,
     source_video: SourceVideo,
     face_track: FaceTrack,
     dub_track: DubTrack,
@@ -174,14 +176,17 @@ def sync_plan(
 ) -> Iterator[dg.Output[SyncPlan] | dg.AssetCheckResult]:
     """Windows of source time for the lip-sync engine, with their cache keys."""
     with stage("sync_plan"):
+        engine = lipsyncer.get()
+        preset = load_record(storage.backend(), video_id(context)).preset
+        tuning = resolve(preset, engine.name, engine.max_window_s)
         result = plan_sync(
             storage.workspace(),
             source=source_video,
             faces=face_track,
             dub=dub_track,
             translation=translation_review.translation,
-            engine=lipsyncer.get(),
-            tuning="default",
+            engine=engine,
+            tuning=tuning,
         )
     share = result.frames_in_windows / result.frames_total if result.frames_total else 0.0
     yield dg.Output(
@@ -191,6 +196,9 @@ def sync_plan(
             "frames_total": result.frames_total,
             "frames_in_windows": result.frames_in_windows,
             "share_sent_to_engine": round(share, 3),
+            "engine": result.engine,
+            "preset": result.preset,
+            "tuning": dg.MetadataValue.json(tuning.model_dump(exclude_none=True)),
         },
     )
     yield sync_check(result)

@@ -20,6 +20,7 @@ from localization_core.errors import (
     TranslationError,
     TTSGenerationError,
 )
+from localization_core.presets import resolve
 from localization_core.providers.lipsync.registry import create_lipsyncer
 from localization_core.providers.separation.registry import create_separator
 from localization_core.providers.synthesis.base import VoiceHint
@@ -245,7 +246,7 @@ def test_separator_refuses_video_without_audio(tmp_path: Path) -> None:
 def test_dub_only_returns_the_clip_unchanged(tmp_path: Path) -> None:
     source = media_file("talking_head_square_25fps.mp4")
     engine = create_lipsyncer()
-    out = engine.sync(source, source, tmp_path / "out.mp4")
+    out = engine.sync(source, source, tmp_path / "out.mp4", resolve(None, "dub_only", 120.0))
     assert out.read_bytes() == source.read_bytes()
     assert not engine.uses_gpu
 

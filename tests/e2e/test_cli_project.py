@@ -14,9 +14,13 @@ from typing import Any
 
 import dagster as dg
 import httpx
+import numpy as np
 import psutil
 import pytest
 
+from localization_core import media
+from localization_core.artifacts import DubTrack, LipSync
+from localization_core.providers.lipsync.preview import speech_envelope
 from tests.conftest import (
     REPO,
     free_port,
@@ -25,7 +29,7 @@ from tests.conftest import (
     stop_process_group,
     wait_for_port,
 )
-from tests.e2e.conftest import Delivery
+from tests.e2e.conftest import Delivery, duration_of
 from tests.kill_harness import (
     LOCALIZE,
     active_runs,
@@ -35,6 +39,7 @@ from tests.kill_harness import (
     run_status,
     steps_of,
 )
+from tests.picture_checks import frame_pairs, inside, mouth_difference, psnr, synced_spans
 
 pytestmark = pytest.mark.slow
 LOCATION = "localization_dagster.definitions:defs"
@@ -353,6 +358,60 @@ def test_face_acting_delivers_and_the_ui_shows_its_dub_checks(
         assert shown["description"].endswith(", ".join(map(str, cut)))
     else:
         assert shown["description"] == "no line was cut"
+
+
+MOVED_MAD = 4.0  # mean mouth-region difference (0-255) of the loud synced frames, at least
+UNCHANGED_DB = 45.0  # PSNR of every frame outside the synced windows, at least
+
+
+def test_the_preview_engine_moves_mouths_only_inside_synced_windows(
+    cli_project: CliProject,
+) -> None:
+    """`LIPSYNC_PROVIDER=preview localize run ... --preset FAST` on the face_acting clip (already
+    delivered with dub_only above, so only the sync plan, lip-sync and delivery are redone):
+    the mouth moves where the dub speaks inside synced windows; every other frame is the
+    source's; frame count and duration are the source's."""
+    clip = media_file("face_acting_partial_speech_30fps.mp4")
+    env = project_env(cli_project.data, COLUMNS="200", LIPSYNC_PROVIDER="preview")
+    done = subprocess.run(
+        [LOCALIZE, "run", "acting", "--to", "en", "--preset", "FAST"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(preset FAST)" in done.stdout
+    assert "✓ transcript" not in done.stdout, "the video level is reused"
+    artifacts = cli_project.data / "storage/artifacts"
+    lipsync = LipSync.model_validate(_artifact(artifacts / "lipsync/acting/en.json"))
+    dub = DubTrack.model_validate(_artifact(artifacts / "dub_track/acting/en.json"))
+    assert lipsync.composited and all(s.engine == "preview" for s in lipsync.segments)
+    spans = synced_spans(lipsync)
+    assert spans, "nothing was synced"
+    output = Path(re.findall(r"^output: (\S+\.mp4)$", done.stdout, flags=re.MULTILINE)[-1])
+    facts, source = media.probe(output), media.probe(clip)
+    assert facts.frame_count == source.frame_count == 448
+    assert abs(duration_of(output, "v") - source.picture_duration) <= 1 / 30 + 1e-3
+    level = speech_envelope(
+        media.extract_speech_audio(cli_project.data / "storage" / dub.voice_key,
+                                   cli_project.data.parent / "voice16k.wav"),
+        round(source.picture_duration * 25) + 1, smoothing=1,
+    )  # fmt: skip
+    moved, unchanged = [], []
+    for moment, (before, after) in zip(
+        media.frame_times(clip), frame_pairs(clip, output), strict=True
+    ):
+        if not inside(moment, spans):
+            unchanged.append(psnr(before, after))
+        elif level[min(len(level) - 1, round(moment * 25))] > 0.5:
+            moved.append(mouth_difference(before, after))
+    assert unchanged and min(unchanged) >= UNCHANGED_DB, min(unchanged, default=None)
+    assert moved and float(np.mean(moved)) > MOVED_MAD, moved
+    report = json.loads((output.parent / "report.json").read_text())
+    assert report["sync"]["preset"] == "FAST" and report["sync"]["composited"] is True
+
+
+def _artifact(path: Path) -> Any:
+    """The value of a stored JSON artifact."""
+    return json.loads(path.read_text())["data"]
 
 
 def test_a_symlink_out_of_storage_is_refused_with_the_guard_s_message(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from localization_core.presets import Tuning
+
 
 class LipSyncer(ABC):
     """Re-renders the mouth of a window clip to match the dub audio."""
@@ -16,8 +18,9 @@ class LipSyncer(ABC):
     max_window_s: float = 30.0
 
     @abstractmethod
-    def sync(self, video: Path, audio: Path, out_path: Path) -> Path:
-        """Write the synced clip (same frames, same length) to ``out_path``."""
+    def sync(self, video: Path, audio: Path, out_path: Path, tuning: Tuning) -> Path:
+        """Write the synced clip (same frames, same length) to ``out_path``; a frame the
+        engine cannot use raises ``LipSyncError`` (the caller bisects around it)."""
 
     @property
     def changes_frames(self) -> bool:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from localization_core.media import atomic_output
+from localization_core.presets import Tuning
 from localization_core.providers.lipsync.base import LipSyncer
 
 
@@ -22,9 +23,9 @@ class DubOnlyLipSyncer(LipSyncer):
         """The picture is left exactly as it was."""
         return False
 
-    def sync(self, video: Path, audio: Path, out_path: Path) -> Path:
+    def sync(self, video: Path, audio: Path, out_path: Path, tuning: Tuning) -> Path:
         """Copy the clip; ``audio`` is muxed later with the whole dub track."""
-        del audio
+        del audio, tuning
         with atomic_output(out_path) as tmp:
             shutil.copyfile(video, tmp)
         return out_path

@@ -8,6 +8,7 @@ from localization_core.settings import Settings, get_settings
 
 LIPSYNCERS = {
     "dub_only": "localization_core.providers.lipsync.dub_only:DubOnlyLipSyncer",
+    "preview": "localization_core.providers.lipsync.preview:PreviewLipSyncer",
 }
 
 
