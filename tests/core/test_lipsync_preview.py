@@ -72,7 +72,7 @@ def test_the_mouth_moves_with_the_dub_and_rests_in_its_pauses(
 def test_a_frame_without_a_face_is_face_not_detected(
     window: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """Eight faceless frames in the middle of a face clip (up to 4 missed ones are bridged:
+    """Eight faceless frames in the middle of a face clip (up to 3 missed ones are bridged:
     the cascade flickers)."""
     clip, dub = window
     blanked = tmp_path / "blanked.mp4"

@@ -25,7 +25,7 @@ from localization_core.timing import CHUNK_FRAMES, ENGINE_FPS
 MIN_FACE_PX = 64  # what the diffusion engines accept (DESIGN section 4)
 SCAN_HEIGHT = 360
 SILENT_DB, LOUD_DB = -50.0, -20.0
-MAX_MISSED_FRAMES = 4
+MAX_MISSED_FRAMES = 3
 Box = tuple[int, int, int, int]
 Floats = npt.NDArray[np.float32]
 
@@ -80,8 +80,8 @@ class _Faces:
 
 
 def face_boxes(frames: Iterable[Image]) -> list[Box]:
-    """One face box per frame. Every frame is checked; a run of up to 4 frames without a
-    detection (shorter than face_track's 0.2 s sampling step: the cascade flickering, not a
+    """One face box per frame. Every frame is checked; a run of up to 3 frames (0.12 s) without
+    a detection (shorter than face_track's 0.2 s sampling step: the cascade flickering, not a
     faceless shot) takes the nearest detected box, a longer run raises
     ``FaceNotDetectedError``. Boxes are steadied per 16-frame chunk, as the diffusion engines
     batch frames."""
