@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     translator_provider: str = Field("whisper", alias="TRANSLATOR_PROVIDER")
     tts_provider: str = Field("espeak", alias="TTS_PROVIDER")
     lipsync_provider: str = Field("dub_only", alias="LIPSYNC_PROVIDER")
+    # a lower window maximum than the preset's (a node with less RAM than the engine's sizing)
+    lipsync_max_window_s: float | None = Field(None, alias="LIPSYNC_MAX_WINDOW_S", ge=1.28)
+    # one JSON line per engine call (window, span, frames, outcome): which windows used the GPU
+    lipsync_call_log: Path | None = Field(None, alias="LIPSYNC_CALL_LOG")
     storage_type: Literal["local", "azure_blob"] = Field("local", alias="STORAGE_TYPE")
 
     data_dir: Path = Field(Path("data"), alias="LOCALIZATION_DATA_DIR")

@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar, cast
 import dagster as dg
 from pydantic import Field
 
+from localization_core.presets import Tuning, resolve
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.providers.lipsync.registry import create_lipsyncer
 from localization_core.providers.separation.base import AudioSeparator
@@ -191,9 +192,20 @@ class SynthesizerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class LipSyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The lip-sync engine (``LIPSYNC_PROVIDER``)."""
+    """The lip-sync engine (``LIPSYNC_PROVIDER``), an optional cap on its window length
+    (``LIPSYNC_MAX_WINDOW_S``) and where each engine call is logged (``LIPSYNC_CALL_LOG``)."""
 
     provider: str
+    max_window_s: float | None = None
+    call_log: str | None = None
+
+    def tuning(self, preset: str | None) -> Tuning:
+        """The preset's tuning for this engine, its window maximum capped by ``max_window_s``."""
+        engine = self.get()
+        tuning = resolve(preset, engine.name, engine.max_window_s)
+        if self.max_window_s is None or self.max_window_s >= tuning.max_window_s:
+            return tuning
+        return tuning.model_copy(update={"max_window_s": self.max_window_s})
 
     def get(self) -> LipSyncer:
         """The engine (built on first use, kept for the process)."""
@@ -252,7 +264,11 @@ def build_resources(settings: Settings, *, secrets_from_env: bool = False) -> di
             threads=settings.whisper_threads,
         ),
         "synthesizer": SynthesizerResource(provider=settings.tts_provider),
-        "lipsyncer": LipSyncResource(provider=settings.lipsync_provider),
+        "lipsyncer": LipSyncResource(
+            provider=settings.lipsync_provider,
+            max_window_s=settings.lipsync_max_window_s,
+            call_log=str(settings.lipsync_call_log) if settings.lipsync_call_log else None,
+        ),
     }
 
 

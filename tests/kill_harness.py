@@ -34,12 +34,19 @@ class Killed:
     elapsed_s: float
 
 
-def kill_during(data: Path, args: list[str], step: str, timeout: float = 600.0) -> Killed:
-    """Run `localize *args` and SIGKILL its process group as soon as ``step`` starts."""
+def kill_during(
+    data: Path,
+    args: list[str],
+    step: str,
+    timeout: float = 600.0,
+    env: dict[str, str] | None = None,
+) -> Killed:
+    """Run `localize *args` (with ``env`` added to the project's environment) and SIGKILL its
+    process group as soon as ``step`` starts."""
     started = time.monotonic()
     proc = subprocess.Popen(
         [LOCALIZE, *args],
-        env=project_env(data, COLUMNS="200"),
+        env=project_env(data, COLUMNS="200", **(env or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -64,10 +71,10 @@ def kill_during(data: Path, args: list[str], step: str, timeout: float = 600.0) 
     return Killed(step, "".join(seen), time.monotonic() - started)
 
 
-def localize(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`localize *args` on the project in ``data``, to completion."""
+def localize(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`localize *args` on the project in ``data`` (``env`` added), to completion."""
     return subprocess.run(
-        [LOCALIZE, *args], env=project_env(data, COLUMNS="200"), capture_output=True,
+        [LOCALIZE, *args], env=project_env(data, COLUMNS="200", **env), capture_output=True,
         text=True, timeout=600, check=False,
     )  # fmt: skip
 

@@ -12,6 +12,7 @@ so the output has the source's frame count, VFR timing included.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator
@@ -60,9 +61,11 @@ def sync_window(
     window: SyncWindow,
     engine: LipSyncer,
     force: bool = False,
+    call_log: Path | None = None,
 ) -> SegmentResult:
     """Run the engine on one window unless its result is already stored. A dub-only window, or
-    any window of an engine that changes no frame, costs nothing: no cut, no encode, no store."""
+    any window of an engine that changes no frame, costs nothing: no cut, no encode, no store.
+    Each engine call is appended to ``call_log`` (JSON lines) when one is given."""
     base = {
         "index": window.index,
         "start": window.start,
@@ -78,7 +81,7 @@ def sync_window(
         return stored.model_copy(update={"status": "cached", "seconds": 0.0})
     started = time.monotonic()
     scratch = workspace.scratch_dir("lipsync", source.video_id, dub.language, str(window.index))
-    attempts = _Attempts(engine, _tuning(window, engine), scratch)
+    attempts = _Attempts(engine, _tuning(window, engine), scratch, call_log)
     attempts.prepare(workspace, source, dub, window)
     span = Span(start=window.start, end=window.end)
     outcome = bisect_window(span, attempts.call)
@@ -124,9 +127,12 @@ def _tuning(window: SyncWindow, engine: LipSyncer) -> Tuning:
 class _Attempts:
     """Engine calls on spans of one window's 25 fps clip, with what each call left behind."""
 
-    def __init__(self, engine: LipSyncer, tuning: Tuning, scratch: Path) -> None:
-        self.engine, self.tuning, self.scratch = engine, tuning, scratch
+    def __init__(
+        self, engine: LipSyncer, tuning: Tuning, scratch: Path, call_log: Path | None
+    ) -> None:
+        self.engine, self.tuning, self.scratch, self.call_log = engine, tuning, scratch, call_log
         self.calls = 0
+        self.window = -1
         self.start = 0.0
         self.outputs: dict[tuple[int, int], Path] = {}
         self.reasons: dict[tuple[int, int], str] = {}
@@ -135,7 +141,7 @@ class _Attempts:
         self, workspace: Workspace, source: SourceVideo, dub: DubTrack, window: SyncWindow
     ) -> None:
         """The window at 25 fps and its dub audio, the engine's inputs."""
-        self.start = window.start
+        self.start, self.window = window.start, window.index
         scratch = self.scratch
         clip = media.cut(
             workspace.local(source.key), scratch / "clip.mp4", window.start, window.end
@@ -167,9 +173,20 @@ class _Attempts:
             self.engine.sync(video, audio, out, self.tuning)
         except FaceNotDetectedError as exc:
             self.reasons[(first, count)] = exc.message
+            self._log(span, count, exc.message)
             return False
         self.outputs[(first, count)] = validated(out, count)
+        self._log(span, count, "synced")
         return True
+
+    def _log(self, span: Span, frames: int, outcome: str) -> None:
+        """One line per engine call in the call log, if there is one."""
+        if self.call_log is None:
+            return
+        line = {"window": self.window, "start": span.start, "end": span.end,
+                "frames": frames, "engine": self.engine.name, "outcome": outcome}  # fmt: skip
+        with self.call_log.open("a") as log:
+            log.write(json.dumps(line) + "\n")
 
     def _inputs(self, first: int, count: int) -> tuple[Path, Path]:
         """The clip and audio of frames ``first..first+count`` (the whole window as prepared)."""

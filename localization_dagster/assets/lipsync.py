@@ -1,6 +1,7 @@
 """The lip-sync asset: a graph with one step per sync window, so each segment retries on its
 own, shows in the run timeline, and "re-execute from failure" redoes only failed segments."""
 
+from pathlib import Path
 from typing import cast
 
 import dagster as dg
@@ -64,6 +65,7 @@ def sync_segment(
             window=window,
             engine=lipsyncer.get(),
             force=force,
+            call_log=Path(lipsyncer.call_log) if lipsyncer.call_log else None,
         )
     context.log.info(
         f"segment {window.index} [{window.start:.2f}-{window.end:.2f}] {result.status}"

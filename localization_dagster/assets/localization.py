@@ -17,7 +17,6 @@ from localization_core.artifacts import (
 )
 from localization_core.catalog import load_record
 from localization_core.domain import Transcript, Translation
-from localization_core.presets import resolve
 from localization_core.stages.dub_track import build_dub_track
 from localization_core.stages.localized_video import assemble, build_report
 from localization_core.stages.sync_plan import plan_sync
@@ -177,8 +176,7 @@ def sync_plan(
     """Windows of source time for the lip-sync engine, with their cache keys."""
     with stage("sync_plan"):
         engine = lipsyncer.get()
-        preset = load_record(storage.backend(), video_id(context)).preset
-        tuning = resolve(preset, engine.name, engine.max_window_s)
+        tuning = lipsyncer.tuning(load_record(storage.backend(), video_id(context)).preset)
         result = plan_sync(
             storage.workspace(),
             source=source_video,

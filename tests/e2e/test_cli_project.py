@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -412,6 +413,51 @@ def test_the_preview_engine_moves_mouths_only_inside_synced_windows(
 def _artifact(path: Path) -> Any:
     """The value of a stored JSON artifact."""
     return json.loads(path.read_text())["data"]
+
+
+def test_a_killed_lipsync_resumes_at_the_first_window_it_had_not_stored(
+    french_face_clip: Path, tmp_path: Path
+) -> None:
+    """Windows capped at 1.28 s give the 8 s clip many windows; SIGKILL the whole `localize`
+    group when the third window starts; the next run calls the engine only for the windows not
+    stored (the engine's call log), never reuses a planted half-written clip, and delivers the
+    same frames as a lip-sync recomputed from an empty segment store."""
+    data, log = tmp_path / "data", tmp_path / "calls.jsonl"
+    env = {"LIPSYNC_PROVIDER": "preview", "LIPSYNC_MAX_WINDOW_S": "1.28",
+           "LIPSYNC_CALL_LOG": str(log)}  # fmt: skip
+    added = localize(data, "add", str(french_face_clip), "--to", "en", "--from", "fr", **env)
+    assert added.returncode == 0, added.stderr
+    args = ["run", "french-face", "--to", "en", "--preset", "FAST"]
+    killed = kill_during(data, args, "lipsync.sync_segment[2]", env=env)
+    assert "output:" not in killed.stdout
+    before = {call["window"] for call in _calls(log)}
+    assert len(before) == 2, before
+    plan = _artifact(data / "storage/artifacts/sync_plan/french-face/en.json")
+    synced = {w["index"]: w["cache_key"] for w in plan["windows"] if w["mode"] == "sync"}
+    assert len(synced) >= 4, "the cap did not split the speech into windows"
+    planted = min(set(synced) - before)
+    segment = data / "storage/segments/lipsync" / synced[planted][:2] / f"{synced[planted]}.mp4"
+    segment.parent.mkdir(parents=True, exist_ok=True)
+    segment.write_bytes(b"\x00\x00\x00\x18ftypmp42 half-written")  # a clip, no manifest
+
+    log.unlink()
+    resumed = localize(data, "run", "french-face", "--to", "en", **env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    again = [call["window"] for call in _calls(log)]
+    assert sorted(again) == sorted(set(synced) - before), (again, before)
+    output = data / "storage/outputs/french-face/en/french-face.en.mp4"
+    first = frame_hashes(output)
+
+    shutil.rmtree(data / "storage/segments/lipsync")
+    clean = localize(data, "run", "french-face", "--to", "en", "--force", "lipsync", **env)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert len(_calls(log)) == len(again) + len(synced), "the clean run synced every window"
+    assert frame_hashes(output) == first
+
+
+def _calls(log: Path) -> list[dict[str, Any]]:
+    """The engine calls logged so far."""
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def test_a_symlink_out_of_storage_is_refused_with_the_guard_s_message(
