@@ -21,6 +21,7 @@ from localization_core.media import _ProbeFormat
 from localization_core.presets import Tuning
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.providers.lipsync.dub_only import DubOnlyLipSyncer
+from localization_core.providers.lipsync.musetalk import MuseTalkLipSyncer
 from localization_core.providers.lipsync.preview import PreviewLipSyncer
 from localization_core.providers.separation.ffmpeg import FfmpegSeparator
 from localization_core.providers.synthesis.base import VoiceHint
@@ -64,7 +65,17 @@ Tuning.guidance
 Tuning.fp16
 Tuning.extra_margin
 Tuning.parsing_mode
+# the GPU engines' install settings, read by name in providers/lipsync/registry.py
+Settings.latentsync_dir
+Settings.latentsync_python
+Settings.latentsync_checkpoints
+Settings.latentsync_version
+Settings.musetalk_dir
+Settings.musetalk_python
+Settings.musetalk_checkpoints
+Settings.musetalk_version
 (
+    MuseTalkLipSyncer,
     PreviewLipSyncer,
     DubOnlyLipSyncer,
     FfmpegSeparator,

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     lipsync_max_window_s: float | None = Field(None, alias="LIPSYNC_MAX_WINDOW_S", ge=1.28)
     # one JSON line per engine call (window, span, frames, outcome): which windows used the GPU
     lipsync_call_log: Path | None = Field(None, alias="LIPSYNC_CALL_LOG")
+    # the GPU engines' installs on a GPU node: checkout, its Python, weights and version
+    latentsync_dir: Path | None = Field(None, alias="LATENTSYNC_DIR")
+    latentsync_python: Path | None = Field(None, alias="LATENTSYNC_PYTHON")
+    latentsync_checkpoints: Path | None = Field(None, alias="LATENTSYNC_CHECKPOINTS")
+    latentsync_version: str | None = Field(None, alias="LATENTSYNC_VERSION")
+    musetalk_dir: Path | None = Field(None, alias="MUSETALK_DIR")
+    musetalk_python: Path | None = Field(None, alias="MUSETALK_PYTHON")
+    musetalk_checkpoints: Path | None = Field(None, alias="MUSETALK_CHECKPOINTS")
+    musetalk_version: str | None = Field(None, alias="MUSETALK_VERSION")
     storage_type: Literal["local", "azure_blob"] = Field("local", alias="STORAGE_TYPE")
 
     data_dir: Path = Field(Path("data"), alias="LOCALIZATION_DATA_DIR")

@@ -24,15 +24,16 @@ from pydantic import Field
 
 from localization_core.presets import Tuning, resolve
 from localization_core.providers.lipsync.base import LipSyncer
-from localization_core.providers.lipsync.registry import create_lipsyncer
+from localization_core.providers.lipsync.registry import LIPSYNCERS, create_lipsyncer
+from localization_core.providers.registry import pool_of
 from localization_core.providers.separation.base import AudioSeparator
-from localization_core.providers.separation.registry import create_separator
+from localization_core.providers.separation.registry import SEPARATORS, create_separator
 from localization_core.providers.synthesis.base import Synthesizer
-from localization_core.providers.synthesis.registry import create_synthesizer
+from localization_core.providers.synthesis.registry import SYNTHESIZERS, create_synthesizer
 from localization_core.providers.transcription.base import Transcriber
-from localization_core.providers.transcription.registry import create_transcriber
+from localization_core.providers.transcription.registry import TRANSCRIBERS, create_transcriber
 from localization_core.providers.translation.base import Translator
-from localization_core.providers.translation.registry import create_translator
+from localization_core.providers.translation.registry import TRANSLATORS, create_translator
 from localization_core.settings import Settings, get_settings
 from localization_core.stages.source_video import Limits
 from localization_core.storage import StorageBackend
@@ -40,15 +41,6 @@ from localization_core.storage.factory import open_storage
 from localization_core.workspace import Workspace
 
 T = TypeVar("T")
-GPU_PROVIDERS = {
-    "separation": {"demucs"},
-    "transcription": set(),
-    "translation": set(),
-    "synthesis": set(),
-    "lipsync": {"latentsync", "musetalk"},
-}
-REMOTE_PROVIDERS = {"translation": {"openai"}, "synthesis": {"http"}}
-
 _BUILT: dict[tuple[object, ...], object] = {}
 
 
@@ -307,20 +299,18 @@ def toolkit(settings: Settings | None = None, **overrides: Any) -> Toolkit:
 
 
 def pool_for(layer: str) -> str | None:
-    """The concurrency pool of a step: ``gpu`` for local-GPU providers, the service name for
-    remote ones, none for CPU work."""
+    """The concurrency pool of a step, from its provider's registry entry: ``gpu`` for
+    providers on the node's GPU (Whisper too, on ``WHISPER_DEVICE=cuda``), a service's name
+    for remote ones, none for CPU work."""
     settings = get_settings()
-    chosen = {
-        "separation": settings.separator_provider,
-        "transcription": settings.stt_provider,
-        "translation": settings.translator_provider,
-        "synthesis": settings.tts_provider,
-        "lipsync": settings.lipsync_provider,
+    registry, chosen = {
+        "separation": (SEPARATORS, settings.separator_provider),
+        "transcription": (TRANSCRIBERS, settings.stt_provider),
+        "translation": (TRANSLATORS, settings.translator_provider),
+        "synthesis": (SYNTHESIZERS, settings.tts_provider),
+        "lipsync": (LIPSYNCERS, settings.lipsync_provider),
     }[layer]
-    if chosen in GPU_PROVIDERS.get(layer, set()) or (
-        layer == "transcription" and settings.whisper_device == "cuda"
-    ):
+    whisper = layer == "transcription" or chosen == "whisper"
+    if whisper and settings.whisper_device == "cuda":
         return "gpu"
-    if chosen in REMOTE_PROVIDERS.get(layer, set()):
-        return chosen
-    return None
+    return pool_of(registry, chosen)

@@ -20,7 +20,7 @@ from localization_core.domain import (
     Word,
 )
 from localization_core.models import install_models, main, model_dir
-from localization_core.providers.registry import load_provider
+from localization_core.providers.registry import Entry, load_provider
 from localization_core.providers.translation.base import TranslationRequest
 from localization_core.providers.translation.registry import create_translator
 from localization_core.settings import Settings, get_settings
@@ -125,7 +125,7 @@ def test_models_install_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_registry_rejects_wrong_types() -> None:
     with pytest.raises(errors.ConfigurationError, match="is not a"):
-        load_provider("x", "p", {"p": "pathlib:PurePosixPath"}, int)
+        load_provider("x", "p", {"p": Entry("pathlib:PurePosixPath")}, int)
 
 
 SRT = """1

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from localization_core.providers.registry import load_provider
+from localization_core.providers.registry import Entry, load_provider
 from localization_core.providers.separation.base import AudioSeparator
 from localization_core.settings import Settings, get_settings
 
 SEPARATORS = {
-    "ffmpeg": "localization_core.providers.separation.ffmpeg:FfmpegSeparator",
+    "ffmpeg": Entry("localization_core.providers.separation.ffmpeg:FfmpegSeparator"),
 }
 
 

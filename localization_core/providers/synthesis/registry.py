@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from localization_core.providers.registry import load_provider
+from localization_core.providers.registry import Entry, load_provider
 from localization_core.providers.synthesis.base import Synthesizer
 from localization_core.settings import Settings, get_settings
 
 SYNTHESIZERS = {
-    "espeak": "localization_core.providers.synthesis.espeak:EspeakSynthesizer",
+    "espeak": Entry("localization_core.providers.synthesis.espeak:EspeakSynthesizer"),
 }
 
 

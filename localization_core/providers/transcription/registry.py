@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from localization_core.providers.registry import load_provider
+from localization_core.providers.registry import Entry, load_provider
 from localization_core.providers.transcription.base import Transcriber
 from localization_core.settings import Settings, get_settings
 
 TRANSCRIBERS = {
-    "faster_whisper": (
+    "faster_whisper": Entry(
         "localization_core.providers.transcription.faster_whisper:FasterWhisperTranscriber"
     ),
 }

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from localization_core.providers.registry import load_provider
+from localization_core.providers.registry import Entry, load_provider
 from localization_core.providers.translation.base import Translator
 from localization_core.settings import Settings, get_settings
 
 TRANSLATORS = {
-    "whisper": "localization_core.providers.translation.whisper:WhisperTranslator",
-    "sidecar": "localization_core.providers.translation.sidecar:SidecarTranslator",
+    "whisper": Entry("localization_core.providers.translation.whisper:WhisperTranslator"),
+    "sidecar": Entry("localization_core.providers.translation.sidecar:SidecarTranslator"),
 }
 
 
