@@ -9,6 +9,8 @@ Each entry is used by a framework, not by a call vulture can follow:
 """
 
 # ruff: noqa: B018
+import av
+
 from localization_core.artifacts import (
     FaceTrack,
     LineFit,
@@ -65,6 +67,9 @@ Tuning.guidance
 Tuning.fp16
 Tuning.extra_margin
 Tuning.parsing_mode
+# PyAV frame and encoder settings, read by libav when the frame is encoded
+av.VideoFrame.pict_type
+av.VideoCodecContext.framerate
 # the GPU engines' install settings, read by name in providers/lipsync/registry.py
 Settings.latentsync_dir
 Settings.latentsync_python

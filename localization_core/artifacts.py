@@ -156,6 +156,10 @@ class LipSync(Frozen):
     video_key: str
     segments: tuple[SegmentResult, ...] = ()
     composited: bool = False
+    render: Literal["none", "smart", "full"] = Field(
+        "none", description="smart: untouched GOPs copied; full: the picture re-encoded once"
+    )
+    frames_reencoded: int = 0
 
 
 class LocalizedVideo(Frozen):

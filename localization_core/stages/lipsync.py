@@ -37,6 +37,7 @@ from localization_core.domain import Span
 from localization_core.errors import FaceNotDetectedError, LipSyncError, ObjectNotFoundError
 from localization_core.presets import Tuning
 from localization_core.providers.lipsync.base import LipSyncer
+from localization_core.render import smart_render
 from localization_core.timing import ENGINE_FPS, bisect_window, engine_frame_map
 from localization_core.workspace import Workspace
 
@@ -290,7 +291,16 @@ def composite(
 
     scratch = workspace.scratch_dir("lipsync", source.video_id, language)
     out = scratch / "picture.mp4"
-    frames.reencode(src, out, replace)
+    changed = {index for index, hit in enumerate(mapping) if hit is not None}
+    smart = smart_render(src, out, replace, changed)
+    if smart is None:
+        frames.reencode(src, out, replace)
     key = f"localizations/{source.video_id}/{language}/lipsync/picture.mp4"
     workspace.put(key, out)
-    return LipSync(video_key=key, segments=ordered, composited=True)
+    return LipSync(
+        video_key=key,
+        segments=ordered,
+        composited=True,
+        render="smart" if smart else "full",
+        frames_reencoded=smart.frames_reencoded if smart else len(mapping),
+    )
