@@ -23,6 +23,7 @@ from localization_core.media import _ProbeFormat
 from localization_core.presets import Tuning
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.providers.lipsync.dub_only import DubOnlyLipSyncer
+from localization_core.providers.lipsync.latentsync import LatentSyncLipSyncer
 from localization_core.providers.lipsync.musetalk import MuseTalkLipSyncer
 from localization_core.providers.lipsync.preview import PreviewLipSyncer
 from localization_core.providers.separation.ffmpeg import FfmpegSeparator
@@ -80,6 +81,7 @@ Settings.musetalk_python
 Settings.musetalk_checkpoints
 Settings.musetalk_version
 (
+    LatentSyncLipSyncer,
     MuseTalkLipSyncer,
     PreviewLipSyncer,
     DubOnlyLipSyncer,
