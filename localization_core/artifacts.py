@@ -110,6 +110,7 @@ class SyncPlan(Frozen):
     fps: float
     engine: str
     preset: str = "none"
+    note: str = Field("", description="why windows were left dub-only as a whole, if they were")
     windows: tuple[SyncWindow, ...] = ()
     frames_total: int = 0
     frames_in_windows: int = 0

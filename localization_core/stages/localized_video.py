@@ -103,6 +103,7 @@ def build_report(
         "sync": {
             "engine": plan.engine,
             "preset": plan.preset,
+            "note": plan.note,
             "frames_total": plan.frames_total,
             "frames_sent_to_engine": plan.frames_in_windows,
             "faceless_frames_excluded": plan.faceless_frames_excluded,

@@ -43,6 +43,9 @@ def plan_sync(
         cut_points=sorted([*faces.shot_cuts, *silence_points(energy)]),
     )
     speech = slots + energy
+    note = _unsyncable(source, engine)
+    if note:
+        planned = [(span, "dub_only") for span, _ in planned]
     windows = []
     for index, (span, mode) in enumerate(planned):
         key = segment_key(
@@ -76,7 +79,20 @@ def plan_sync(
         fps=fps,
         engine=engine.name,
         preset=tuning.preset,
+        note=note,
         windows=tuple(windows),
         frames_total=faces.frame_count,
         frames_in_windows=sum(round((w.end - w.start) * fps) for w in windows if w.mode == "sync"),
     )
+
+
+def _unsyncable(source: SourceVideo, engine: LipSyncer) -> str:
+    """Why no window can be re-rendered for this source ('' when they can): H.264 4:2:0, the
+    only picture the composite can write in the source's family, needs even dimensions."""
+    width, height = source.probe.width or 0, source.probe.height or 0
+    if engine.changes_frames and (width % 2 or height % 2):
+        return (
+            f"odd picture size {width}x{height}: a re-rendered H.264 4:2:0 picture needs even "
+            "dimensions, so every window is dub-only (the picture is kept as it is)"
+        )
+    return ""

@@ -196,6 +196,7 @@ def sync_plan(
             "share_sent_to_engine": round(share, 3),
             "engine": result.engine,
             "preset": result.preset,
+            "note": result.note or "-",
             "tuning": dg.MetadataValue.json(tuning.model_dump(exclude_none=True)),
         },
     )

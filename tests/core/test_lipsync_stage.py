@@ -12,13 +12,21 @@ import numpy as np
 import pytest
 
 from localization_core import media
-from localization_core.artifacts import DubTrack, Piece, SegmentResult, SourceVideo, SyncWindow
+from localization_core.artifacts import (
+    DubTrack,
+    FaceTrack,
+    Piece,
+    SegmentResult,
+    SourceVideo,
+    SyncWindow,
+)
 from localization_core.audio import read_audio, write_audio
-from localization_core.domain import Span
+from localization_core.domain import Span, TranslatedLine, Translation
 from localization_core.presets import resolve
 from localization_core.providers.lipsync.preview import PreviewLipSyncer
 from localization_core.stages.face_track import track_faces
 from localization_core.stages.lipsync import composite, sync_window
+from localization_core.stages.sync_plan import plan_sync
 from localization_core.storage.local import LocalStorage
 from localization_core.timing import BISECT_MIN_S, plan_windows
 from localization_core.workspace import Workspace
@@ -150,3 +158,18 @@ def test_the_composite_keeps_vfr_timestamps_and_every_other_frame(tmp_path: Path
         if psnr(a, b) < 45
     ]
     assert changed and all(inside(t, [(0.64, 1.92)]) for t in changed), changed
+
+
+def test_an_odd_sized_picture_is_planned_dub_only_with_the_reason(tmp_path: Path) -> None:
+    """H.264 4:2:0 cannot carry a re-rendered 511x511 picture: no window goes to the engine
+    (no GPU time spent on frames that could not be delivered), and the plan says why."""
+    stage = make_stage(tmp_path, "talking_head_512_25fps.mp4")
+    probe = stage.source.probe.model_copy(update={"width": 511, "height": 511})
+    odd = stage.source.model_copy(update={"probe": probe})
+    faces = FaceTrack(fps=25.0, frame_count=200, sample_interval_s=0.2, samples=40)
+    line = TranslatedLine(id=1, start=0.5, end=6.0, source_text="-", text="hello there")
+    translation = Translation(source_language="fr", target_language="en", lines=(line,))
+    plan = plan_sync(stage.workspace, source=odd, faces=faces, dub=stage.dub,
+                     translation=translation, engine=PreviewLipSyncer(), tuning=TUNING)  # fmt: skip
+    assert plan.windows and all(w.mode == "dub_only" for w in plan.windows)
+    assert plan.note.startswith("odd picture size 511x511")

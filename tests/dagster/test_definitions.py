@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
+import pytest
 
 from localization_dagster.definitions import defs
 from localization_dagster.partitions import languages, localizations, videos
+from tests.conftest import project_env
 
 
 def test_definitions_load_with_partitioned_source_video() -> None:
@@ -47,3 +53,30 @@ def test_sensors_run_without_clicks_and_automation_is_eager() -> None:
             assert condition is None, "the upload sensor owns source_video launches"
         else:
             assert condition is not None and "eager" in (condition.get_label() or "").lower()
+
+
+ROUTES = """
+from localization_dagster.assets.lipsync import sync_segment
+from localization_dagster.assets.video import stems, transcript
+print(sync_segment.pool, sync_segment.tags["dagster-celery/queue"], transcript.op.pool,
+      stems.op.pool)
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"LIPSYNC_PROVIDER": "musetalk"}, "gpu gpu None None"),
+        ({"LIPSYNC_PROVIDER": "latentsync", "WHISPER_DEVICE": "cuda"}, "gpu gpu gpu None"),
+        ({"LIPSYNC_PROVIDER": "preview"}, "None cpu None None"),
+    ],
+)
+def test_gpu_steps_follow_the_provider_s_registry_entry(
+    env: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    """Pools and queues are fixed when the definitions load: a fresh process per setting."""
+    shown = subprocess.run(
+        [sys.executable, "-c", ROUTES], env=project_env(tmp_path / "data", **env),
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.split()  # fmt: skip
+    assert " ".join(shown) == expected

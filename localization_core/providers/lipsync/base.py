@@ -26,8 +26,3 @@ class LipSyncer(ABC):
     def changes_frames(self) -> bool:
         """Whether the engine's output differs from its input picture."""
         return True
-
-    @property
-    def uses_gpu(self) -> bool:
-        """Whether a step running this engine must take the ``gpu`` pool."""
-        return False

@@ -50,11 +50,6 @@ class SubprocessLipSyncer(LipSyncer):
         self._hash: str | None = None
 
     @property
-    def uses_gpu(self) -> bool:
-        """The engine runs on the node's GPU."""
-        return True
-
-    @property
     def checkpoint_hash(self) -> str:  # type: ignore[override]
         """sha256 over the weights that decide the output (cached by size and mtime)."""
         if self._hash is None:
