@@ -454,6 +454,15 @@ def test_a_killed_lipsync_resumes_at_the_first_window_it_had_not_stored(
     assert len(_calls(log)) == len(again) + len(synced), "the clean run synced every window"
     assert frame_hashes(output) == first
 
+    # another preset: the plan is stale, every window's tuning (and key) changed
+    log.unlink()
+    other = localize(data, "run", "french-face", "--to", "en", "--preset", "ULTRA", **env)
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert "sync_plan is stale: the preset changed to ULTRA" in other.stdout
+    assert sorted(call["window"] for call in _calls(log)) == sorted(synced)
+    same = localize(data, "run", "french-face", "--to", "en", **env)
+    assert "(preset ULTRA)" in same.stdout and len(_calls(log)) == len(synced), "nothing redone"
+
 
 def _calls(log: Path) -> list[dict[str, Any]]:
     """The engine calls logged so far."""
