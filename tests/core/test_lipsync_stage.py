@@ -30,7 +30,7 @@ from localization_core.stages.sync_plan import plan_sync
 from localization_core.storage.local import LocalStorage
 from localization_core.timing import BISECT_MIN_S, plan_windows
 from localization_core.workspace import Workspace
-from tests.conftest import media_file
+from tests.conftest import ffmpeg, media_file
 from tests.picture_checks import frame_pairs, inside, psnr
 
 TUNING = resolve("FAST", "preview", 0)
@@ -63,10 +63,11 @@ class Stage:
         )  # fmt: skip
 
 
-def make_stage(tmp_path: Path, clip: str) -> Stage:
+def make_stage(tmp_path: Path, clip: str | Path) -> Stage:
     storage = LocalStorage(tmp_path / "storage")
     workspace = Workspace(storage, tmp_path / "work")
-    path = media_file(clip)
+    path = clip if isinstance(clip, Path) else media_file(clip)
+    clip = path.name
     facts = media.probe(path)
     workspace.put(f"videos/{Path(clip).stem}/source.mp4", path)
     source = SourceVideo(
@@ -173,3 +174,38 @@ def test_an_odd_sized_picture_is_planned_dub_only_with_the_reason(tmp_path: Path
                      translation=translation, engine=PreviewLipSyncer(), tuning=TUNING)  # fmt: skip
     assert plan.windows and all(w.mode == "dub_only" for w in plan.windows)
     assert plan.note.startswith("odd picture size 511x511")
+
+
+def test_a_rotated_source_is_composited_as_stored_and_shown_upright(tmp_path: Path) -> None:
+    """A phone clip stored sideways with a rotation flag: the engine sees it upright, the
+    composite puts its frames back sideways, and the delivery carries the same flag."""
+    sideways, phone = tmp_path / "sideways.mp4", tmp_path / "phone.mp4"
+    ffmpeg(
+        "-i",
+        str(media_file("talking_head_512_25fps.mp4")),
+        "-t",
+        "2.56",
+        "-an",
+        "-vf",
+        "crop=512:384:0:64,transpose=1",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "16",
+        str(sideways),
+    )
+    ffmpeg("-i", str(sideways), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(phone))
+    stage = make_stage(tmp_path, phone)
+    assert stage.source.probe.rotation == 270
+    window = SyncWindow(index=0, start=0.64, end=1.92, mode="sync", cache_key="phone",
+                        tuning=TUNING)  # fmt: skip
+    synced = stage.sync(window)
+    assert synced.status == "synced", synced.pieces  # the engine found the face: upright
+    picture = composite(stage.workspace, stage.source, "en", [synced], PreviewLipSyncer())
+    stored = stage.workspace.local(picture.video_key)
+    scores = [psnr(a, b) for a, b in frame_pairs(phone, stored)]
+    assert min(scores[:16] + scores[48:]) >= 45 and min(scores[16:48]) < 45
+    delivered = media.mux(stored, [media.AudioTrack(path=str(tmp_path / "voice.wav"),
+                          language="eng")], tmp_path / "out.mp4", duration=2.56,
+                          rotation=stage.source.probe.rotation)  # fmt: skip
+    assert media.probe(delivered).rotation == 270
