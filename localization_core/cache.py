@@ -53,12 +53,11 @@ def segment_key(
     rate: int,
     sync_spans: Sequence[Span],
     engine: str,
-    engine_version: str,
-    checkpoint_hash: str,
     tuning: str,
 ) -> str:
-    """The lip-sync cache key of one window (DESIGN section 4): window-local inputs only, so an
-    edit elsewhere in the video leaves this window's result reusable."""
+    """The plan's key of one window (DESIGN section 4): window-local inputs only, so an edit
+    elsewhere in the video leaves this window's result reusable. The installed engine's
+    version and weights are added where the engine runs (``engine_key``)."""
     return cache_key(
         "lipsync",
         source=source_id,
@@ -66,9 +65,19 @@ def segment_key(
         audio=audio_digest(dub_audio, rate, window),
         sync_spans=clipped_spans(sync_spans, window),
         engine=engine,
+        tuning=tuning,
+    )
+
+
+def engine_key(window_key: str, *, engine_version: str, checkpoint_hash: str) -> str:
+    """The segment store's key of one window: its plan key, the engine version and the sha256
+    of the weights, known only on the node that has them (a GPU node), not where the plan is
+    made."""
+    return cache_key(
+        "lipsync-segment",
+        window=window_key,
         engine_version=engine_version,
         checkpoint=checkpoint_hash,
-        tuning=tuning,
     )
 
 

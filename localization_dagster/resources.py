@@ -24,7 +24,11 @@ from pydantic import Field
 
 from localization_core.presets import Tuning, resolve
 from localization_core.providers.lipsync.base import LipSyncer
-from localization_core.providers.lipsync.registry import LIPSYNCERS, create_lipsyncer
+from localization_core.providers.lipsync.registry import (
+    LIPSYNCERS,
+    create_lipsyncer,
+    lipsyncer_class,
+)
 from localization_core.providers.registry import pool_of
 from localization_core.providers.separation.base import AudioSeparator
 from localization_core.providers.separation.registry import SEPARATORS, create_separator
@@ -191,9 +195,14 @@ class LipSyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     max_window_s: float | None = None
     call_log: str | None = None
 
+    def planner(self) -> type[LipSyncer]:
+        """The engine's class: enough to plan windows where the engine is not installed."""
+        settings = get_settings().model_copy(update={"lipsync_provider": self.provider})
+        return lipsyncer_class(settings)
+
     def tuning(self, preset: str | None) -> Tuning:
         """The preset's tuning for this engine, its window maximum capped by ``max_window_s``."""
-        engine = self.get()
+        engine = self.planner()
         tuning = resolve(preset, engine.name, engine.max_window_s)
         if self.max_window_s is None or self.max_window_s >= tuning.max_window_s:
             return tuning

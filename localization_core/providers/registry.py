@@ -26,17 +26,23 @@ def pool_of(registry: Mapping[str, Entry], name: str) -> str | None:
     return entry.pool if entry else None
 
 
-def load_provider(
-    layer: str, name: str, registry: Mapping[str, Entry], base: Callable[..., T], **kwargs: Any
-) -> T:
-    """Instantiate provider ``name`` of ``layer``; imports happen here and nowhere earlier."""
+def provider_class(layer: str, name: str, registry: Mapping[str, Entry], base: object) -> Any:
+    """The class of provider ``name`` of ``layer`` (imported now), without building it: what a
+    planning step needs to know of an engine installed elsewhere."""
     entry = registry.get(name)
     if entry is None:
         choices = ", ".join(sorted(registry))
         raise ConfigurationError(f"unknown {layer} provider {name!r}; choose one of: {choices}")
     module_name, class_name = entry.target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    instance: T = cls(**kwargs)
-    if not isinstance(base, type) or not isinstance(instance, base):
+    if not isinstance(cls, type) or not isinstance(base, type) or not issubclass(cls, base):
         raise ConfigurationError(f"{entry.target} is not a {getattr(base, '__name__', base)}")
+    return cls
+
+
+def load_provider(
+    layer: str, name: str, registry: Mapping[str, Entry], base: Callable[..., T], **kwargs: Any
+) -> T:
+    """Instantiate provider ``name`` of ``layer``; imports happen here and nowhere earlier."""
+    instance: T = provider_class(layer, name, registry, base)(**kwargs)
     return instance

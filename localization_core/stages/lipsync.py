@@ -32,7 +32,7 @@ from localization_core.artifacts import (
     SyncWindow,
 )
 from localization_core.audio import read_audio, write_audio
-from localization_core.cache import SegmentStore
+from localization_core.cache import SegmentStore, engine_key
 from localization_core.domain import Span
 from localization_core.errors import FaceNotDetectedError, LipSyncError, ObjectNotFoundError
 from localization_core.presets import Tuning
@@ -67,17 +67,20 @@ def sync_window(
     """Run the engine on one window unless its result is already stored. A dub-only window, or
     any window of an engine that changes no frame, costs nothing: no cut, no encode, no store.
     Each engine call is appended to ``call_log`` (JSON lines) when one is given."""
+    key = engine_key(
+        window.cache_key, engine_version=engine.version, checkpoint_hash=engine.checkpoint_hash
+    ) if window.mode == "sync" and engine.changes_frames else window.cache_key  # fmt: skip
     base = {
         "index": window.index,
         "start": window.start,
         "end": window.end,
-        "cache_key": window.cache_key,
+        "cache_key": key,
         "engine": engine.name,
         "frames": round((window.end - window.start) * ENGINE_FPS),
     }
     if window.mode == "dub_only" or not engine.changes_frames:
         return SegmentResult(**base, status="dub_only")
-    stored = None if force else _stored(workspace, window.cache_key)
+    stored = None if force else _stored(workspace, key)
     if stored is not None:
         return stored.model_copy(update={"status": "cached", "seconds": 0.0})
     started = time.monotonic()
@@ -89,13 +92,13 @@ def sync_window(
     pieces = tuple(
         Piece(start=s.start, end=s.end, synced=ok, reason=attempts.reason(s)) for s, ok in outcome
     )
-    key = None
+    clip = None
     if any(piece.synced for piece in pieces):
-        key = segment_store(workspace).put(window.cache_key, attempts.assemble(outcome))
+        clip = segment_store(workspace).put(key, attempts.assemble(outcome))
     result = SegmentResult(
         **base,
-        key=key,
-        status="synced" if key else "dub_only",
+        key=clip,
+        status="synced" if clip else "dub_only",
         seconds=round(time.monotonic() - started, 2),
         pieces=pieces,
         engine_calls=attempts.calls,
@@ -103,7 +106,7 @@ def sync_window(
     )
     manifest = scratch / "manifest.json"
     manifest.write_text(result.model_dump_json())
-    manifest_store(workspace).put(window.cache_key, manifest)  # last: the window is complete
+    manifest_store(workspace).put(key, manifest)  # last: the window is complete
     return result
 
 

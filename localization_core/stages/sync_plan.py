@@ -25,7 +25,7 @@ def plan_sync(
     faces: FaceTrack,
     dub: DubTrack,
     translation: Translation,
-    engine: LipSyncer,
+    engine: type[LipSyncer],
     tuning: Tuning,
 ) -> SyncPlan:
     """Windows from dub slots and dub-audio energy, cut around faceless spans, keyed; each
@@ -55,8 +55,6 @@ def plan_sync(
             rate=rate,
             sync_spans=speech,
             engine=engine.name,
-            engine_version=engine.version,
-            checkpoint_hash=engine.checkpoint_hash,
             tuning=tuning.signature,
         )
         windows.append(
@@ -86,7 +84,7 @@ def plan_sync(
     )
 
 
-def _unsyncable(source: SourceVideo, engine: LipSyncer) -> str:
+def _unsyncable(source: SourceVideo, engine: type[LipSyncer]) -> str:
     """Why no window can be re-rendered for this source ('' when they can): H.264 4:2:0, the
     only picture the composite can write in the source's family, needs even dimensions."""
     width, height = source.probe.width or 0, source.probe.height or 0

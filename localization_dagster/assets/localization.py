@@ -175,7 +175,7 @@ def sync_plan(
 ) -> Iterator[dg.Output[SyncPlan] | dg.AssetCheckResult]:
     """Windows of source time for the lip-sync engine, with their cache keys."""
     with stage("sync_plan"):
-        engine = lipsyncer.get()
+        engine = lipsyncer.planner()  # the engine itself may be installed on GPU nodes only
         tuning = lipsyncer.tuning(load_record(storage.backend(), video_id(context)).preset)
         result = plan_sync(
             storage.workspace(),

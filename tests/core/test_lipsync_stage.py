@@ -171,7 +171,7 @@ def test_an_odd_sized_picture_is_planned_dub_only_with_the_reason(tmp_path: Path
     line = TranslatedLine(id=1, start=0.5, end=6.0, source_text="-", text="hello there")
     translation = Translation(source_language="fr", target_language="en", lines=(line,))
     plan = plan_sync(stage.workspace, source=odd, faces=faces, dub=stage.dub,
-                     translation=translation, engine=PreviewLipSyncer(), tuning=TUNING)  # fmt: skip
+                     translation=translation, engine=PreviewLipSyncer, tuning=TUNING)  # fmt: skip
     assert plan.windows and all(w.mode == "dub_only" for w in plan.windows)
     assert plan.note.startswith("odd picture size 511x511")
 

@@ -92,3 +92,17 @@ def test_every_stage_resource_is_bound(tmp_path: Path) -> None:
     }
     local = build_resources(Settings(LOCALIZATION_DATA_DIR=tmp_path))["storage"]
     assert local.backend().name == "local"
+
+
+def test_a_gpu_engine_is_planned_where_it_is_not_installed() -> None:
+    """sync_plan runs on CPU workers: it needs the engine's name, window maximum and the
+    preset's tuning, not its checkout; running the engine without one says what is missing."""
+    from localization_core.errors import ConfigurationError
+    from localization_dagster.resources import LipSyncResource
+
+    musetalk = LipSyncResource(provider="musetalk", max_window_s=60.0)
+    assert musetalk.planner().name == "musetalk"
+    tuning = musetalk.tuning("BALANCED")
+    assert (tuning.max_window_s, tuning.parsing_mode) == (60.0, "jaw")
+    with pytest.raises(ConfigurationError, match="LIPSYNC_PROVIDER=musetalk needs MUSETALK_DIR"):
+        musetalk.get()

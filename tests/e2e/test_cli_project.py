@@ -21,7 +21,8 @@ import pytest
 
 from localization_core import media
 from localization_core.artifacts import DubTrack, LipSync
-from localization_core.providers.lipsync.preview import speech_envelope
+from localization_core.cache import engine_key
+from localization_core.providers.lipsync.preview import PreviewLipSyncer, speech_envelope
 from tests.conftest import (
     REPO,
     free_port,
@@ -404,6 +405,10 @@ def test_the_preview_engine_moves_mouths_only_inside_synced_windows(
             unchanged.append(psnr(before, after))
         elif level[min(len(level) - 1, round(moment * 25))] > 0.5:
             moved.append(mouth_difference(before, after))
+    print(
+        f"{len(moved)} loud synced frames, mouth MAD mean {np.mean(moved):.1f}; "
+        f"{len(unchanged)} frames outside synced windows, PSNR min {min(unchanged):.1f} dB"
+    )
     assert unchanged and min(unchanged) >= UNCHANGED_DB, min(unchanged, default=None)
     assert moved and float(np.mean(moved)) > MOVED_MAD, moved
     report = json.loads((output.parent / "report.json").read_text())
@@ -436,7 +441,9 @@ def test_a_killed_lipsync_resumes_at_the_first_window_it_had_not_stored(
     synced = {w["index"]: w["cache_key"] for w in plan["windows"] if w["mode"] == "sync"}
     assert len(synced) >= 4, "the cap did not split the speech into windows"
     planted = min(set(synced) - before)
-    segment = data / "storage/segments/lipsync" / synced[planted][:2] / f"{synced[planted]}.mp4"
+    stored = engine_key(synced[planted], engine_version=PreviewLipSyncer.version,
+                        checkpoint_hash=PreviewLipSyncer.checkpoint_hash)  # fmt: skip
+    segment = data / "storage/segments/lipsync" / stored[:2] / f"{stored}.mp4"
     segment.parent.mkdir(parents=True, exist_ok=True)
     segment.write_bytes(b"\x00\x00\x00\x18ftypmp42 half-written")  # a clip, no manifest
 

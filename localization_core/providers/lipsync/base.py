@@ -16,13 +16,9 @@ class LipSyncer(ABC):
     checkpoint_hash: str = ""  # sha256 of the weights; part of every segment cache key
     fps: int = 25
     max_window_s: float = 30.0
+    changes_frames: bool = True  # False: the picture is left as it was (no composite)
 
     @abstractmethod
     def sync(self, video: Path, audio: Path, out_path: Path, tuning: Tuning) -> Path:
         """Write the synced clip (same frames, same length) to ``out_path``; a frame the
         engine cannot use raises ``LipSyncError`` (the caller bisects around it)."""
-
-    @property
-    def changes_frames(self) -> bool:
-        """Whether the engine's output differs from its input picture."""
-        return True

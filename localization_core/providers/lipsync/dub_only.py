@@ -17,11 +17,7 @@ class DubOnlyLipSyncer(LipSyncer):
     version = "1"
     checkpoint_hash = "none"  # no weights
     max_window_s = 120.0
-
-    @property
-    def changes_frames(self) -> bool:
-        """The picture is left exactly as it was."""
-        return False
+    changes_frames = False
 
     def sync(self, video: Path, audio: Path, out_path: Path, tuning: Tuning) -> Path:
         """Copy the clip; ``audio`` is muxed later with the whole dub track."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from localization_core.errors import ConfigurationError
 from localization_core.providers.lipsync.base import LipSyncer
-from localization_core.providers.registry import Entry, load_provider
+from localization_core.providers.registry import Entry, load_provider, provider_class
 from localization_core.settings import Settings, get_settings
 
 _PACKAGE = "localization_core.providers.lipsync"
@@ -28,6 +28,16 @@ def create_lipsyncer(settings: Settings | None = None) -> LipSyncer:
     if name in CHECKOUT_ENGINES:
         kwargs["checkout"] = engine_checkout(settings, name)
     return load_provider("lip-sync", name, LIPSYNCERS, LipSyncer, **kwargs)
+
+
+def lipsyncer_class(settings: Settings | None = None) -> type[LipSyncer]:
+    """The configured engine's class: its name, window maximum and whether it changes frames,
+    for planning on a node where the engine itself is not installed."""
+    settings = settings or get_settings()
+    found: type[LipSyncer] = provider_class(
+        "lip-sync", settings.lipsync_provider, LIPSYNCERS, LipSyncer
+    )
+    return found
 
 
 def engine_checkout(settings: Settings, name: str) -> Any:
