@@ -406,8 +406,9 @@ def test_the_preview_engine_moves_mouths_only_inside_synced_windows(
         elif level[min(len(level) - 1, round(moment * 25))] > 0.5:
             moved.append(mouth_difference(before, after))
     print(
-        f"{len(moved)} loud synced frames, mouth MAD mean {np.mean(moved):.1f}; "
-        f"{len(unchanged)} frames outside synced windows, PSNR min {min(unchanged):.1f} dB"
+        f"{len(moved)} loud synced frames, mouth MAD mean {np.mean(moved or [0]):.1f}; "
+        f"{len(unchanged)} frames outside synced windows, "
+        f"PSNR min {min(unchanged, default=0):.1f} dB"
     )
     assert unchanged and min(unchanged) >= UNCHANGED_DB, min(unchanged, default=None)
     assert moved and float(np.mean(moved)) > MOVED_MAD, moved
