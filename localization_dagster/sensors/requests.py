@@ -19,6 +19,7 @@ from localization_core.catalog import VideoRecord, check_language, list_records
 from localization_core.errors import InvalidInputError
 from localization_dagster.partitions import languages, latest_materialization
 from localization_dagster.resources import StorageResource
+from localization_dagster.runner import VIDEO_ASSETS
 
 LOCALIZATION_STAGES = "localization_stages"
 
@@ -40,13 +41,28 @@ def transcribed(instance: dg.DagsterInstance, video: str) -> Transcribed | None:
     return Transcribed(str(record.storage_id), str(language.value) if language else "")
 
 
+def video_level_settled(instance: dg.DagsterInstance, video: str) -> bool:
+    """Every video-level asset of ``video`` exists and no run is still working on the video:
+    a localization started earlier would read a face track or stems a moment before they are
+    written (failing), or see them change under it (automation would then redo it)."""
+    for asset in VIDEO_ASSETS:
+        if latest_materialization(instance, asset, video) is None:
+            return False
+        planned = instance.get_latest_planned_materialization_info(dg.AssetKey(asset), video)
+        run = instance.get_run_by_id(planned.run_id) if planned else None
+        if run is not None and not run.is_finished:
+            return False
+    return True
+
+
 def requests_for(
     instance: dg.DagsterInstance, record: VideoRecord
 ) -> Iterator[dg.RunRequest | str]:
     """Run requests for the record's requested pairs that were never localized (a run key per
-    transcript, so each is requested once), and a line for each pair that does not apply."""
+    transcript, so each is requested once) once the video level has settled, and a line for
+    each pair that does not apply."""
     transcript = transcribed(instance, record.video_id)
-    if transcript is None:
+    if transcript is None or not video_level_settled(instance, record.video_id):
         return
     for target in record.targets:
         key = dg.MultiPartitionKey({"video": record.video_id, "lang": target})

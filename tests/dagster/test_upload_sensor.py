@@ -66,3 +66,52 @@ def test_a_language_that_is_no_code_is_reported_once_and_runs_nothing(project: S
         assert isinstance(result, dg.SensorResult) and not result.run_requests
         cursor = result.cursor
     assert cursor == '["english"]', "said once, remembered in the cursor"
+
+
+def test_a_requested_language_starts_only_once_the_video_level_has_settled(
+    project: Settings,
+) -> None:
+    """A localization started while the video level is still running would read a face track
+    a moment before it is written, or see it change under it (automation then redoes the
+    lip-sync): the request waits until every video-level asset exists and no run works on it."""
+    from localization_dagster.definitions import defs
+    from localization_dagster.registration import register
+    from localization_dagster.resources import toolkit
+    from localization_dagster.runner import VIDEO_ASSETS, open_instance
+    from localization_dagster.sensors.requests import build_request_sensor
+
+    rt = toolkit(project)
+    instance = open_instance(project)
+    register(
+        rt, instance, media_file("talking_head_vfr.mp4"), targets=["en"], source_language="fr",
+        video_id="talk", detect=False,
+    )  # fmt: skip
+    sensor = build_request_sensor(30)
+
+    def requested() -> list[str]:
+        with dg.build_sensor_context(
+            instance=instance, resources={"storage": rt.resources["storage"]}
+        ) as context:
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        return [str(request.partition_key) for request in result.run_requests or []]
+
+    def materialized(asset: str) -> None:
+        metadata = {"language": "fr"} if asset == "transcript" else {}
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset, partition="talk", metadata=metadata)
+        )
+
+    for asset in ("source_video", "stems", "transcript"):
+        materialized(asset)
+    assert requested() == [], "face_track is still missing"
+    face_run = instance.create_run_for_job(
+        defs.resolve_job_def("video_stages"),
+        asset_selection=frozenset({dg.AssetKey("face_track")}),
+        tags={"dagster/partition": "talk"},
+    )
+    materialized("face_track")
+    assert set(VIDEO_ASSETS) == {"source_video", "stems", "transcript", "face_track"}
+    assert requested() == [], f"run {face_run.run_id[:8]} still works on the video"
+    instance.report_run_failed(face_run)
+    assert requested() == ["en|talk"]
