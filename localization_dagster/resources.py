@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from localization_core.presets import Tuning, resolve
 from localization_core.providers.lipsync.base import LipSyncer
@@ -151,7 +151,8 @@ class TranscriberResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 class TranslatorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Translation into the target language (``TRANSLATOR_PROVIDER``, ``TRANSLATION_MODEL``,
-    ``SIDECAR_DIR``)."""
+    ``SIDECAR_DIR``; for ``openai``: ``TRANSLATOR_BASE_URL``, ``TRANSLATOR_MODEL``,
+    ``TRANSLATOR_API_KEY``, timeouts and batch size)."""
 
     provider: str
     model: str
@@ -159,10 +160,16 @@ class TranslatorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     sidecar_dir: str
     device: Literal["cpu", "cuda"] = "cpu"
     threads: int = 2
+    base_url: str | None = None
+    llm_model: str = "qwen2.5-coder-1.5b-instruct"
+    api_key: str | None = None
+    timeout_s: float = 120.0
+    retry_s: float = 60.0
+    batch_size: int = 8
+    schema_style: Literal["json_schema", "json_object"] = "json_schema"
 
-    def get(self) -> Translator:
-        """The translator, its model loaded on first use and kept for the process."""
-        settings = get_settings().model_copy(
+    def _settings(self) -> Settings:
+        return get_settings().model_copy(
             update={
                 "translator_provider": self.provider,
                 "translation_model": self.model,
@@ -170,10 +177,25 @@ class TranslatorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 "sidecar_dir": Path(self.sidecar_dir),
                 "whisper_device": self.device,
                 "whisper_threads": self.threads,
+                "translator_base_url": self.base_url,
+                "translator_model": self.llm_model,
+                "translator_api_key": SecretStr(self.api_key) if self.api_key else None,
+                "translator_timeout_s": self.timeout_s,
+                "translator_retry_s": self.retry_s,
+                "translator_batch_size": self.batch_size,
+                "translator_schema_style": self.schema_style,
             }
         )
-        key = ("translator", self.provider, self.model, self.models_dir, self.sidecar_dir)
-        return _once((*key, self.device, self.threads), lambda: create_translator(settings))
+
+    def get(self) -> Translator:
+        """The translator, its model loaded on first use and kept for the process."""
+        settings = self._settings()
+        key = (
+            "translator", self.provider, self.model, self.models_dir, self.sidecar_dir,
+            self.device, self.threads, self.base_url, self.llm_model, self.api_key,
+            self.timeout_s, self.retry_s, self.batch_size, self.schema_style,
+        )  # fmt: skip
+        return _once(key, lambda: create_translator(settings))
 
 
 class SynthesizerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -263,6 +285,17 @@ def build_resources(settings: Settings, *, secrets_from_env: bool = False) -> di
             sidecar_dir=str(settings.sidecar_dir or settings.data_dir / "sidecars"),
             device=settings.whisper_device,
             threads=settings.whisper_threads,
+            base_url=settings.translator_base_url,
+            llm_model=settings.translator_model,
+            api_key=_secret(
+                key.get_secret_value() if (key := settings.translator_api_key) else None,
+                "TRANSLATOR_API_KEY",
+                from_env=secrets_from_env,
+            ),
+            timeout_s=settings.translator_timeout_s,
+            retry_s=settings.translator_retry_s,
+            batch_size=settings.translator_batch_size,
+            schema_style=settings.translator_schema_style,
         ),
         "synthesizer": SynthesizerResource(provider=settings.tts_provider),
         "lipsyncer": LipSyncResource(

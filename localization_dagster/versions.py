@@ -22,22 +22,32 @@ REVISIONS = {
     "stems": "2",  # stems written as RF64 (deterministic bytes)
     "transcript": "2",  # temperature 0 without fallback; lines within the picture
     "face_track": "2",  # frames scanned upright (rotation flag honoured)
-    "translation": "2",  # temperature 0 without fallback sampling
+    "translation": "3",  # glossary digest and model requests recorded
     "translation_review": "1",
-    "dub_track": "2",  # cuts flagged, not failed
+    "dub_track": "3",  # the shortened wording is recorded per line
     "sync_plan": "3",  # the preset's tuning in every window and cache key
     "lipsync": "2",  # bisect pieces per window; frame-changing engines composited
-    "localized_video": "3",  # frame count recorded; sync preset in the report
+    "localized_video": "4",  # subtitles speak the shortened wording; glossary flags reported
 }
+
+
+def _translator(settings: Settings) -> str:
+    """The translator and its model (the LLM's for ``openai``, Whisper's otherwise)."""
+    if settings.translator_provider == "openai":
+        return f"openai:{settings.translator_model}"
+    return f"{settings.translator_provider}:{settings.translation_model}"
 
 
 def _providers(asset: str, settings: Settings) -> str:
     """The settings that change ``asset``'s output (empty for provider-free stages)."""
+    shortens = (
+        "|shorten:" + _translator(settings) if settings.translator_provider == "openai" else ""
+    )
     chosen = {
         "stems": settings.separator_provider,
         "transcript": f"{settings.stt_provider}:{settings.stt_model}",
-        "translation": f"{settings.translator_provider}:{settings.translation_model}",
-        "dub_track": f"{settings.tts_provider}|lufs{settings.loudness_target_lufs:g}",
+        "translation": _translator(settings),
+        "dub_track": f"{settings.tts_provider}|lufs{settings.loudness_target_lufs:g}{shortens}",
         "sync_plan": settings.lipsync_provider,
         "lipsync": settings.lipsync_provider,
     }

@@ -7,7 +7,11 @@ locals {
     key_vault_name  = azurerm_key_vault.main.name
     postgres_host   = azurerm_postgresql_flexible_server.main.fqdn
   }
+  # translation steps run on the control node and ask the first GPU node's vLLM
+  translator_url = var.gpu_node_count > 0 ? "http://${azurerm_network_interface.gpu[0].private_ip_address}:${var.translation_llm.port}/v1" : ""
   control_cloud_init = templatefile("${path.module}/cloud-init/control.yaml.tftpl", {
+    translator_url   = local.translator_url
+    translator_model = var.translation_llm.model
     boot_script = templatefile("${path.module}/cloud-init/common.sh.tftpl", merge(local.common_boot, {
       client_id = azurerm_user_assigned_identity.control.client_id
     }))
@@ -15,6 +19,7 @@ locals {
   gpu_cloud_init = templatefile("${path.module}/cloud-init/gpu.yaml.tftpl", {
     control_host      = azurerm_network_interface.control.private_ip_address
     segment_cache_lun = local.segment_cache_lun
+    llm               = var.translation_llm
     boot_script = templatefile("${path.module}/cloud-init/common.sh.tftpl", merge(local.common_boot, {
       client_id = azurerm_user_assigned_identity.gpu.client_id
     }))

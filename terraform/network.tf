@@ -91,6 +91,18 @@ resource "azurerm_network_security_group" "nodes" {
   }
 
   security_rule {
+    name                       = "vllm-from-control-only"
+    priority                   = 130
+    direction                  = "Inbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_range     = tostring(var.translation_llm.port)
+    source_address_prefix      = local.subnets.control
+    destination_address_prefix = local.subnets.gpu
+  }
+
+  security_rule {
     name                       = "deny-internet-inbound"
     priority                   = 4000
     direction                  = "Inbound"

@@ -123,3 +123,29 @@ variable "tags" {
   type        = map(string)
   default     = { workload = "video-localization" }
 }
+
+variable "translation_llm" {
+  description = "The translation LLM vLLM serves on each GPU node (OpenAI-compatible): its weights directory under models/ on the segment-cache disk (copied there once; no hub download at boot), context length, port and share of GPU memory (the rest is the lip-sync engine's)."
+  type = object({
+    model                  = string
+    max_model_len          = number
+    port                   = number
+    gpu_memory_utilization = number
+  })
+  default = {
+    model                  = "Qwen3-8B-AWQ"
+    max_model_len          = 8192
+    port                   = 8000
+    gpu_memory_utilization = 0.45
+  }
+
+  validation {
+    condition = (
+      can(regex("^[A-Za-z0-9._-]{1,100}$", var.translation_llm.model)) &&
+      var.translation_llm.max_model_len >= 2048 &&
+      var.translation_llm.gpu_memory_utilization > 0 &&
+      var.translation_llm.gpu_memory_utilization < 0.9
+    )
+    error_message = "translation_llm: a plain directory name, max_model_len >= 2048, and a GPU memory share below 0.9 (the lip-sync engine needs the rest)."
+  }
+}

@@ -154,3 +154,22 @@ def french_face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         str(path),
     )  # fmt: skip
     return path
+
+
+@pytest.fixture(scope="session")
+def llm_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One llama.cpp server with the packaged model for the whole session (it loads in
+    seconds but answers slowly on 2 cores): the variables that point the `openai` translator
+    at it, as a user with a running endpoint sets them."""
+    from localization_core.llm_server import serving
+
+    settings = Settings(
+        LOCALIZATION_DATA_DIR=tmp_path_factory.mktemp("llm"), LOCALIZATION_MODELS_DIR=MODELS
+    )
+    with serving(settings) as base_url:
+        yield {
+            "TRANSLATOR_PROVIDER": "openai",
+            "TRANSLATOR_BASE_URL": base_url,
+            "TRANSLATOR_MODEL": settings.translator_model,
+            "TRANSLATOR_SCHEMA_STYLE": "json_object",
+        }

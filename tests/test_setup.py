@@ -109,49 +109,26 @@ def _pip_version() -> str:
 
 
 @pytest.mark.parametrize(
-    ("venv", "lock"),
-    [(".venv", "requirements.lock"), (".venv-checkov", "requirements-checkov.lock")],
+    ("venv", "locks"),
+    [
+        # `make test` adds the local LLM's lock (`make llm`) to the project's venv
+        (".venv", ("requirements.lock", "requirements-llm.lock")),
+        (".venv-checkov", ("requirements-checkov.lock",)),
+    ],
 )
-def test_venv_holds_exactly_the_lock(venv: str, lock: str) -> None:
-    pinned = _lock(lock)
+def test_venv_holds_exactly_the_lock(venv: str, locks: tuple[str, ...]) -> None:
+    pinned: dict[str, str] = {}
+    for lock in locks:
+        pins = _lock(lock)
+        shared = pins.keys() & pinned.keys()
+        assert {name: pins[name] for name in shared} == {n: pinned[n] for n in shared}, lock
+        pinned.update(pins)
     assert len(pinned) > 50
     assert _frozen(venv) == {**pinned, "pip": _pip_version()}
 
 
-def test_the_project_is_the_only_editable_install() -> None:
-    out = subprocess.run(
-        [str(REPO / ".venv/bin/python"), "-m", "pip", "list", "--editable", "--format=freeze"],
-        capture_output=True, text=True, check=True, timeout=120,
-    ).stdout  # fmt: skip
-    assert [line.split("==")[0] for line in out.split()] == ["video-localization"]
-
-
-def test_direct_dependencies_are_pinned_in_the_lock() -> None:
-    pinned = _lock("requirements.lock")
-    for name in ("dagster", "dagster-postgres", "faster-whisper", "opencv-python-headless",
-                 "setuptools", "wheel", "pytest"):  # fmt: skip
-        assert name in pinned, name
-    assert {pinned["dagster"], pinned["dagster-webserver"]} == {"1.13.27"}
-
-
-def test_preflight_names_a_missing_service_in_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from tests import preflight
-    from tests.conftest import free_port
-
-    port = free_port()
-    missing = preflight.Service("Widget", port, "tests/x.py", "no-such-command-here start")
-    monkeypatch.setattr(preflight, "SERVICES", (missing,))
-    assert preflight.main() == 1
-    err = capsys.readouterr().err.splitlines()
-    assert err == [
-        f"preflight: Widget is not reachable on 127.0.0.1:{port} (needed by tests/x.py); "
-        "start it with: no-such-command-here start"
-    ]
-
-
-def test_preflight_passes_on_this_machine() -> None:
-    from tests import preflight
-
-    assert preflight.problems() == []
+def test_the_llm_is_installed_once_per_lock(tmp_path: Path) -> None:
+    assert "pip install" not in _dry_run("llm")
+    changed = tmp_path / "requirements-llm.lock"
+    changed.write_text((REPO / "requirements-llm.lock").read_text() + "# changed\n")
+    assert f"pip install -q -r {changed}" in _dry_run(f"LLM_LOCK={changed}", "llm")

@@ -30,6 +30,7 @@ from localization_core.cache import SegmentStore, cache_key
 from localization_core.domain import Span, TranslatedLine, Translation
 from localization_core.errors import TTSGenerationError
 from localization_core.providers.synthesis.base import Synthesizer, VoiceHint
+from localization_core.providers.translation.base import Shorten
 from localization_core.timing import FADE_S, MAX_COMPRESS, FitPlan, plan_fit
 from localization_core.workspace import Workspace
 
@@ -39,7 +40,6 @@ DUCK_UNDER_DUB_DB = -12.0
 TRIM_BELOW_PEAK_DB = 40.0
 
 Progress = Callable[[int, int], None]
-Shorten = Callable[[TranslatedLine, float], str | None]
 
 
 def trim_silence(samples: Samples, rate: int) -> Samples:
@@ -159,7 +159,8 @@ def _render_line(
         ratio=round(plan.ratio, 4),
         borrowed_s=round(plan.borrowed_s, 3),
         cut=plan.cut,
-        shortened=shorter is not None and bool(shorter),
+        shortened=bool(shorter),
+        spoken_text=shorter or "",
         reason=_cut_reason(synth_s, plan) if plan.cut else "",
         key=key,
     )

@@ -14,7 +14,7 @@ from localization_core.artifacts import (
     Stems,
     SyncPlan,
 )
-from localization_core.domain import MediaProbe, Transcript, Translation
+from localization_core.domain import MediaProbe, Transcript, TranslatedLine, Translation
 from localization_core.subtitles import cues_from_lines, write_subtitles
 from localization_core.workspace import Workspace
 
@@ -83,7 +83,16 @@ def build_report(
             "degraded": stems.separation.degraded,
             "note": stems.separation.note,
         },
-        "translation": {"provider": translation.provider, "lines": len(translation.lines)},
+        "translation": {
+            "provider": translation.provider,
+            "lines": len(translation.lines),
+            "glossary": translation.glossary,
+            "flagged_lines": [
+                {"id": line.id, "flags": list(line.flags)}
+                for line in translation.lines
+                if line.flags
+            ],
+        },
         "isochrony": {
             "lines": [fit.model_dump(exclude={"key"}) for fit in fits],
             "totals": {
@@ -137,6 +146,16 @@ def audio_vs_picture(probe: MediaProbe) -> str:
     )
 
 
+def spoken_lines(translation: Translation, dub: DubTrack) -> list[TranslatedLine]:
+    """The translated lines as the dub speaks them: a line the translator shortened to fit
+    its slot shows the shorter wording in the subtitles too."""
+    shorter = {fit.id: fit.spoken_text for fit in dub.lines if fit.spoken_text}
+    return [
+        line.model_copy(update={"text": shorter[line.id]}) if line.id in shorter else line
+        for line in translation.lines
+    ]
+
+
 def assemble(
     workspace: Workspace,
     *,
@@ -172,7 +191,7 @@ def assemble(
         duration=source.probe.picture_duration,
         rotation=source.probe.rotation if lipsync.composited else None,
     )
-    cues = cues_from_lines(translation.lines, fps=float(source.probe.fps or 25))
+    cues = cues_from_lines(spoken_lines(translation, dub), fps=float(source.probe.fps or 25))
     srt = write_subtitles(cues, scratch / f"{name}.srt")
     vtt = write_subtitles(cues, scratch / f"{name}.vtt")
     facts = media.probe(video)

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from localization_core.artifacts import Stems
+from localization_core.cache import TextStore
 from localization_core.domain import Transcript, Translation
 from localization_core.errors import InvalidInputError, TranslationError
+from localization_core.glossary import load_glossary
 from localization_core.providers.translation.base import TranslationRequest, Translator
 from localization_core.workspace import Workspace
+
+TRANSLATION_CACHE = "cache/translation"
+
+
+def text_cache(workspace: Workspace) -> TextStore:
+    """The store of a translator's answers (translations and shorter wordings)."""
+    return TextStore(workspace.storage, TRANSLATION_CACHE)
 
 
 def check_target(translator: Translator, target: str, source: str | None) -> None:
@@ -44,8 +53,11 @@ def translate(
         transcript=transcript,
         target_language=target,
         speech_audio=str(workspace.local(stems.speech_key)),
+        glossary=load_glossary(workspace.storage, video_id, target),
+        cache=text_cache(workspace),
     )
     translation = translator.translate(request)
     if [line.id for line in translation.lines] != [line.id for line in transcript.lines]:
         raise TranslationError("the translator did not return exactly one line per dub line")
-    return translation
+    glossary = request.glossary
+    return translation.model_copy(update={"glossary": glossary.digest() if glossary.terms else ""})

@@ -20,7 +20,7 @@ from localization_core.domain import Transcript, Translation
 from localization_core.stages.dub_track import build_dub_track
 from localization_core.stages.localized_video import assemble, build_report
 from localization_core.stages.sync_plan import plan_sync
-from localization_core.stages.translation import translate
+from localization_core.stages.translation import text_cache, translate
 from localization_dagster.assets.common import (
     EAGER,
     REQUESTED_ONLY,
@@ -80,6 +80,9 @@ def translation(
         metadata={
             "provider": result.provider,
             "lines": len(result.lines),
+            "model_requests": result.model_requests,
+            "glossary": result.glossary,
+            "flagged_lines": sum(bool(line.flags) for line in result.lines),
             "preview": dg.MetadataValue.md(
                 "\n".join(f"{line.id}. {line.text}" for line in result.lines[:20]) or "(no speech)"
             ),
@@ -133,15 +136,16 @@ def dub_track(
             context.log.info(f"synthesized {done}/{total} lines")
 
     with stage("dub_track"):
+        workspace = storage.workspace()
         result = build_dub_track(
-            storage.workspace(),
+            workspace,
             source=source_video,
             stems=stems,
             translation=translation_review.translation,
             synthesizer=synthesizer.get(),
             loudness_lufs=pipeline.loudness_target_lufs,
             progress=progress,
-            shorten=translator.get().shorten,
+            shorten=translator.get().shortener(language(context), text_cache(workspace)),
         )
     yield dg.Output(
         result,

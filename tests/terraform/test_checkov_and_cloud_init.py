@@ -101,8 +101,12 @@ BOOT = (
 @pytest.mark.parametrize(
     ("template", "extra"),
     [
-        ("control.yaml.tftpl", ""),
-        ("gpu.yaml.tftpl", 'control_host="10.40.1.4", segment_cache_lun=10, '),
+        ("control.yaml.tftpl", 'translator_url="http://10.40.2.4:8000/v1", translator_model="q", '),
+        (
+            "gpu.yaml.tftpl",
+            'control_host="10.40.1.4", segment_cache_lun=10, llm={model="q", '
+            "port=8000, max_model_len=8192, gpu_memory_utilization=0.45}, ",
+        ),
     ],
 )
 def test_cloud_init_renders_small_and_without_secrets(template: str, extra: str) -> None:

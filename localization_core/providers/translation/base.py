@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from localization_core.domain import Frozen, Transcript, TranslatedLine, Translation
+from localization_core.domain import Transcript, TranslatedLine, Translation
+from localization_core.glossary import Glossary
+
+Shorten = Callable[[TranslatedLine, float], str | None]
 
 
-class TranslationRequest(Frozen):
-    """Everything a translator may use: the dub lines, their audio, and who asks."""
+class TextCache(Protocol):
+    """Small texts by cache key (a model's answers, so a rerun asks it nothing)."""
+
+    def get(self, key: str) -> str | None:
+        """The text stored under ``key``, or None."""
+
+    def put(self, key: str, text: str) -> None:
+        """Store ``text`` under ``key`` (atomically)."""
+
+
+@dataclass(frozen=True)
+class TranslationRequest:
+    """Everything a translator may use: the dub lines, their audio, the glossary, a cache."""
 
     video_id: str
     transcript: Transcript
     target_language: str
     speech_audio: str | None = None
+    glossary: Glossary = field(default_factory=Glossary)
+    cache: TextCache | None = None
 
 
 class Translator(ABC):
@@ -29,7 +48,8 @@ class Translator(ABC):
     def translate(self, request: TranslationRequest) -> Translation:
         """One ``TranslatedLine`` per dub line, same ids and slots."""
 
-    def shorten(self, line: TranslatedLine, budget: float) -> str | None:
-        """A shorter wording that fits ``budget`` seconds, or None when not supported."""
-        del line, budget
+    def shortener(self, language: str, cache: TextCache | None) -> Shorten | None:
+        """``shorten(line, seconds)``: a shorter wording of a line in ``language`` that fits
+        ``seconds`` of speech (None from it: nothing shorter); None when not supported."""
+        del language, cache
         return None

@@ -9,6 +9,7 @@ from localization_core.settings import Settings, get_settings
 TRANSLATORS = {
     "whisper": Entry("localization_core.providers.translation.whisper:WhisperTranslator"),
     "sidecar": Entry("localization_core.providers.translation.sidecar:SidecarTranslator"),
+    "openai": Entry("localization_core.providers.translation.openai_compat:OpenAITranslator"),
 }
 
 
