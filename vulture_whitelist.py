@@ -26,7 +26,7 @@ from localization_core.providers.lipsync.dub_only import DubOnlyLipSyncer
 from localization_core.providers.lipsync.latentsync import LatentSyncLipSyncer
 from localization_core.providers.lipsync.musetalk import MuseTalkLipSyncer
 from localization_core.providers.lipsync.preview import PreviewLipSyncer
-from localization_core.providers.separation.ffmpeg import FfmpegSeparator
+from localization_core.providers.separation.ffmpeg import AutoSeparator, FfmpegSeparator
 from localization_core.providers.synthesis.base import VoiceHint
 from localization_core.providers.synthesis.espeak import EspeakSynthesizer
 from localization_core.providers.transcription.faster_whisper import FasterWhisperTranscriber
@@ -48,6 +48,8 @@ Translation.provider
 _ProbeFormat.format_name
 LipSyncer.max_window_s
 VoiceHint.reference_audio
+# part of every cached line's key (VoiceHint.model_dump), never read by name
+VoiceHint.reference_digest
 Settings.diarizer_provider
 Settings.loudness_target_lufs
 Stems.vocals_key
@@ -60,6 +62,7 @@ FitPlan.borrowed_s
 cli.demo
 cli.ui
 cli.remove
+cli.tts_server
 JsonArtifactIOManager.handle_output
 JsonArtifactIOManager.load_input
 # tuning fields are read through Tuning.signature (every segment cache key) and by the GPU
@@ -86,6 +89,7 @@ Settings.musetalk_version
     PreviewLipSyncer,
     DubOnlyLipSyncer,
     FfmpegSeparator,
+    AutoSeparator,
     EspeakSynthesizer,
     FasterWhisperTranscriber,
     SidecarTranslator,

@@ -91,6 +91,8 @@ class DubTrack(Frozen):
     failed_lines: int = 0
     has_speech: bool = True
     synthesizer: str = ""
+    # what spoke the dub and how close to the speaker it is (stock voice, pitch-matched, clone)
+    voice: str = ""
 
 
 class SyncWindow(Frozen):
@@ -176,12 +178,45 @@ class LocalizedVideo(Frozen):
     frame_count: int | None = None
 
 
+class VoiceRef(Frozen):
+    """One speaker's reference clip and its transcript."""
+
+    speaker: str
+    key: str
+    start: float = 0.0
+    end: float = 0.0
+    text: str
+    vad_coverage: float = Field(ge=0.0, le=1.0)
+    level_db: float = 0.0
+    clipped_share: float = 0.0
+    source: str = Field("vocals", description="'vocals' (chosen from the stem) or 'user'")
+    digest: str = Field("", description="sha256 of the clip's WAV bytes")
+    note: str = ""
+
+    @property
+    def duration(self) -> float:
+        """Length of the clip in seconds."""
+        return round(self.end - self.start, 3)
+
+
+class VoiceRefs(Frozen):
+    """The reference clip per speaker id; a speaker without 6 s of speech has none."""
+
+    refs: tuple[VoiceRef, ...] = ()
+    missing: dict[str, str] = Field(default_factory=dict)
+
+    def of(self, speaker: str) -> VoiceRef | None:
+        """The reference of ``speaker``, if one was found or given."""
+        return next((ref for ref in self.refs if ref.speaker == speaker), None)
+
+
 ARTIFACT_TYPES: dict[str, type[Frozen]] = {
     cls.__name__: cls
     for cls in (
         SourceVideo,
         Stems,
         Transcript,
+        VoiceRefs,
         FaceTrack,
         Translation,
         ReviewDecision,

@@ -20,11 +20,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
-    separator_provider: str = Field("ffmpeg", alias="SEPARATOR_PROVIDER")
+    separator_provider: str = Field("auto", alias="SEPARATOR_PROVIDER")
     stt_provider: str = Field("faster_whisper", alias="STT_PROVIDER")
     diarizer_provider: str = Field("single", alias="DIARIZER_PROVIDER")
     translator_provider: str = Field("whisper", alias="TRANSLATOR_PROVIDER")
-    tts_provider: str = Field("espeak", alias="TTS_PROVIDER")
+    tts_provider: str = Field("piper", alias="TTS_PROVIDER")
     lipsync_provider: str = Field("dub_only", alias="LIPSYNC_PROVIDER")
     # a lower window maximum than the preset's (a node with less RAM than the engine's sizing)
     lipsync_max_window_s: float | None = Field(None, alias="LIPSYNC_MAX_WINDOW_S", ge=1.28)
@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         "json_schema", alias="TRANSLATOR_SCHEMA_STYLE"
     )
     llm_threads: int = Field(2, alias="LLM_THREADS", ge=1)
+    # the `http` synthesizer: a voice-cloning service speaking the README's TTS contract
+    tts_http_url: str | None = Field(None, alias="TTS_HTTP_URL")
+    tts_http_api_key: SecretStr | None = Field(None, alias="TTS_HTTP_API_KEY")
+    tts_http_timeout_s: float = Field(60.0, alias="TTS_HTTP_TIMEOUT_S", gt=0)
+    tts_http_retry_s: float = Field(60.0, alias="TTS_HTTP_RETRY_S", ge=0)
+    # the service's model, part of every cached line's key (a new model re-synthesizes)
+    tts_http_voice: str = Field("remote-voice", alias="TTS_HTTP_VOICE")
     whisper_device: Literal["cpu", "cuda"] = Field("cpu", alias="WHISPER_DEVICE")
     whisper_threads: int = Field(2, alias="WHISPER_THREADS", ge=1)
 

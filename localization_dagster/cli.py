@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from localization_core import media
 from localization_core.catalog import check_language, list_records, load_record, set_preset
 from localization_core.errors import InvalidInputError, LocalizationError
 from localization_core.glossary import Glossary, load_glossary, read_glossary, set_glossary
@@ -29,6 +30,7 @@ from localization_core.llm_server import needs_local_server, serving
 from localization_core.presets import resolve
 from localization_core.settings import get_settings
 from localization_core.stages.localized_video import output_prefix
+from localization_core.stages.voice_refs import set_user_ref
 from localization_core.storage.local import LocalStorage
 from localization_dagster.assets.common import describe
 from localization_dagster.freshness import (
@@ -57,6 +59,7 @@ from localization_dagster.runner import (
 )
 from localization_dagster.status import status_rows
 
+CLIP_ARGUMENT = typer.Argument(..., help="a 3-30 s recording of the speaker (any audio)")
 GLOSSARY_OPTION = typer.Option(
     None, "--glossary", help="CSV of terms (source,target,language) this video must keep"
 )
@@ -448,3 +451,54 @@ def llm() -> None:
             signal.signal(sig, lambda *_: stop.set())
         while not stop.wait(1.0):
             pass
+
+
+@app.command("tts-server")
+@one_line_errors
+def tts_server(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8020, help="port to listen on"),
+    rate: int | None = typer.Option(None, help="reply at this sample rate (XTTS: 24000)"),
+    stream: bool = typer.Option(False, help="reply as a streamed WAV (no length in its header)"),
+) -> None:
+    """Serve the reference TTS service (the `http` synthesizer's contract, a CPU voice behind
+    it) until interrupted: POST /synthesize."""
+    from localization_core.tts_server import serve
+
+    out.print(f"reference TTS service at http://{host}:{port}/synthesize (Ctrl-C stops it)")
+    serve(host, port, rate=rate, stream=stream)
+
+
+@app.command()
+@one_line_errors
+def voice(
+    video: str = typer.Argument(..., help="the video id"),
+    clip: Path = CLIP_ARGUMENT,
+    speaker: str = typer.Option("S1", "--speaker", help="the speaker id it belongs to"),
+    text: str | None = typer.Option(
+        None, "--text", help="what the clip says (default: transcribed with the STT model)"
+    ),
+) -> None:
+    """Use CLIP as SPEAKER's voice reference for VIDEO (kept until the video is removed); the
+    dubs made after it use the new reference."""
+    from localization_dagster.definitions import defs
+
+    rt = toolkit()
+    record = load_record(rt.storage, video)
+    if not clip.is_file():
+        raise InvalidInputError(f"{clip}: no such file")
+    words = text if text is not None else _transcribed(rt, clip)
+    ref = set_user_ref(rt.workspace, video, speaker, clip, words)
+    out.print(f"{video}: {speaker}'s voice reference is {clip.name} ({ref.duration:.1f} s)")
+    instance = open_instance(rt.settings)
+    checker = StaleChecker(instance, defs)
+    states = [source_state(checker, record)]
+    states += [checker.state(asset, video) for asset in VIDEO_ASSETS[1:]]
+    _run_level(instance, states, video, {"voice_refs"})
+
+
+def _transcribed(rt: Toolkit, clip: Path) -> str:
+    with tempfile.TemporaryDirectory() as scratch:
+        speech = media.extract_speech_audio(clip, Path(scratch) / "speech.wav")
+        transcript = rt.transcriber.transcribe(speech, language=None)
+    return " ".join(line.text for line in transcript.lines)

@@ -199,14 +199,33 @@ class TranslatorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
 
 class SynthesizerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Speech synthesis of the dub lines (``TTS_PROVIDER``)."""
+    """Speech synthesis of the dub lines (``TTS_PROVIDER``; for ``http``: ``TTS_HTTP_URL``,
+    ``TTS_HTTP_API_KEY``, timeouts and the service's voice model)."""
 
     provider: str
+    http_url: str | None = None
+    http_api_key: str | None = None
+    http_timeout_s: float = 60.0
+    http_retry_s: float = 60.0
+    http_voice: str = "remote-voice"
 
     def get(self) -> Synthesizer:
         """The synthesizer (built on first use, kept for the process)."""
-        settings = get_settings().model_copy(update={"tts_provider": self.provider})
-        return _once(("synthesizer", self.provider), lambda: create_synthesizer(settings))
+        settings = get_settings().model_copy(
+            update={
+                "tts_provider": self.provider,
+                "tts_http_url": self.http_url,
+                "tts_http_api_key": SecretStr(self.http_api_key) if self.http_api_key else None,
+                "tts_http_timeout_s": self.http_timeout_s,
+                "tts_http_retry_s": self.http_retry_s,
+                "tts_http_voice": self.http_voice,
+            }
+        )
+        key = (
+            "synthesizer", self.provider, self.http_url, self.http_api_key,
+            self.http_timeout_s, self.http_retry_s, self.http_voice,
+        )  # fmt: skip
+        return _once(key, lambda: create_synthesizer(settings))
 
 
 class LipSyncResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -297,7 +316,18 @@ def build_resources(settings: Settings, *, secrets_from_env: bool = False) -> di
             batch_size=settings.translator_batch_size,
             schema_style=settings.translator_schema_style,
         ),
-        "synthesizer": SynthesizerResource(provider=settings.tts_provider),
+        "synthesizer": SynthesizerResource(
+            provider=settings.tts_provider,
+            http_url=settings.tts_http_url,
+            http_api_key=_secret(
+                key.get_secret_value() if (key := settings.tts_http_api_key) else None,
+                "TTS_HTTP_API_KEY",
+                from_env=secrets_from_env,
+            ),
+            http_timeout_s=settings.tts_http_timeout_s,
+            http_retry_s=settings.tts_http_retry_s,
+            http_voice=settings.tts_http_voice,
+        ),
         "lipsyncer": LipSyncResource(
             provider=settings.lipsync_provider,
             max_window_s=settings.lipsync_max_window_s,

@@ -19,15 +19,16 @@ from localization_core.settings import Settings
 # bump an asset's revision when its stage changes what it produces for the same inputs
 REVISIONS = {
     "source_video": "2",  # picture and audio durations; length and size limits
-    "stems": "2",  # stems written as RF64 (deterministic bytes)
+    "stems": "3",  # DeepFilterNet where there is no stereo image (provider `auto`)
     "transcript": "2",  # temperature 0 without fallback; lines within the picture
+    "voice_refs": "1",
     "face_track": "2",  # frames scanned upright (rotation flag honoured)
     "translation": "3",  # glossary digest and model requests recorded
     "translation_review": "1",
-    "dub_track": "3",  # the shortened wording is recorded per line
+    "dub_track": "4",  # per-line pace, the speaker's reference clip, the voice described
     "sync_plan": "3",  # the preset's tuning in every window and cache key
     "lipsync": "2",  # bisect pieces per window; frame-changing engines composited
-    "localized_video": "4",  # subtitles speak the shortened wording; glossary flags reported
+    "localized_video": "5",  # the report says what spoke the dub
 }
 
 

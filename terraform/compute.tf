@@ -9,9 +9,13 @@ locals {
   }
   # translation steps run on the control node and ask the first GPU node's vLLM
   translator_url = var.gpu_node_count > 0 ? "http://${azurerm_network_interface.gpu[0].private_ip_address}:${var.translation_llm.port}/v1" : ""
+  # dub steps run on the control node and ask the first GPU node's TTS service
+  tts_url = var.gpu_node_count > 0 ? "http://${azurerm_network_interface.gpu[0].private_ip_address}:${var.tts_service.port}/synthesize" : ""
   control_cloud_init = templatefile("${path.module}/cloud-init/control.yaml.tftpl", {
     translator_url   = local.translator_url
     translator_model = var.translation_llm.model
+    tts_url          = local.tts_url
+    tts_voice        = var.tts_service.voice
     boot_script = templatefile("${path.module}/cloud-init/common.sh.tftpl", merge(local.common_boot, {
       client_id = azurerm_user_assigned_identity.control.client_id
     }))
@@ -20,6 +24,7 @@ locals {
     control_host      = azurerm_network_interface.control.private_ip_address
     segment_cache_lun = local.segment_cache_lun
     llm               = var.translation_llm
+    tts               = var.tts_service
     boot_script = templatefile("${path.module}/cloud-init/common.sh.tftpl", merge(local.common_boot, {
       client_id = azurerm_user_assigned_identity.gpu.client_id
     }))

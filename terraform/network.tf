@@ -103,6 +103,18 @@ resource "azurerm_network_security_group" "nodes" {
   }
 
   security_rule {
+    name                       = "tts-from-control-only"
+    priority                   = 140
+    direction                  = "Inbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_range     = tostring(var.tts_service.port)
+    source_address_prefix      = local.subnets.control
+    destination_address_prefix = local.subnets.gpu
+  }
+
+  security_rule {
     name                       = "deny-internet-inbound"
     priority                   = 4000
     direction                  = "Inbound"
@@ -180,6 +192,18 @@ resource "azurerm_network_security_group" "postgres" {
     destination_port_range     = "5432"
     source_address_prefixes    = [local.subnets.control, local.subnets.gpu]
     destination_address_prefix = local.subnets.postgres
+  }
+
+  security_rule {
+    name                       = "tts-from-control-only"
+    priority                   = 140
+    direction                  = "Inbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_range     = tostring(var.tts_service.port)
+    source_address_prefix      = local.subnets.control
+    destination_address_prefix = local.subnets.gpu
   }
 
   security_rule {

@@ -149,3 +149,26 @@ variable "translation_llm" {
     error_message = "translation_llm: a plain directory name, max_model_len >= 2048, and a GPU memory share below 0.9 (the lip-sync engine needs the rest)."
   }
 }
+
+variable "tts_service" {
+  description = "The voice-cloning TTS service on each GPU node, speaking the README's TTS contract (POST /synthesize): its port, the voice model name recorded with every cached line, and the command that serves it. Empty command: the repository's reference service (a CPU voice, pitch-matched; no cloning). Put an XTTS, F5-TTS or CosyVoice adapter's command here to clone voices."
+  type = object({
+    port    = number
+    voice   = string
+    command = string
+  })
+  default = {
+    port    = 8020
+    voice   = "reference-piper"
+    command = ""
+  }
+
+  validation {
+    condition = (
+      var.tts_service.port > 1024 && var.tts_service.port < 65536 &&
+      var.tts_service.port != var.translation_llm.port &&
+      can(regex("^[A-Za-z0-9._-]{1,100}$", var.tts_service.voice))
+    )
+    error_message = "tts_service: an unprivileged port other than the LLM's, and a plain voice name."
+  }
+}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from localization_core import media
-from localization_core.artifacts import DubTrack, LineFit, SourceVideo, Stems
+from localization_core.artifacts import DubTrack, LineFit, SourceVideo, Stems, VoiceRefs
 from localization_core.audio import (
     Samples,
     duck_gain,
@@ -31,6 +31,7 @@ from localization_core.domain import Span, TranslatedLine, Translation
 from localization_core.errors import TTSGenerationError
 from localization_core.providers.synthesis.base import Synthesizer, VoiceHint
 from localization_core.providers.translation.base import Shorten
+from localization_core.providers.translation.budget import chars_per_second
 from localization_core.timing import FADE_S, MAX_COMPRESS, FitPlan, plan_fit
 from localization_core.workspace import Workspace
 
@@ -81,29 +82,30 @@ class _LineRenderer:
         self,
         workspace: Workspace,
         synthesizer: Synthesizer,
-        language: str,
+        languages: tuple[str, str],
         voice: VoiceHint,
         scratch: Path,
     ) -> None:
         self.workspace = workspace
         self.synthesizer = synthesizer
-        self.language = language
+        self.source_language, self.language = languages
         self.voice = voice
         self.scratch = scratch
         self.store = SegmentStore(workspace.storage, "cache/tts", ".wav")
 
     def clip(self, line: TranslatedLine) -> tuple[Samples, str]:
         """The trimmed TTS clip of ``line`` at MIX_RATE and its cache entry (synthesized once)."""
+        voice = self.voice.model_copy(update={"pace": self.pace(line)})
         key = cache_key(
             "tts",
             text=line.text,
             language=self.language,
-            engine=self.synthesizer.signature(self.language, self.voice),
-            voice=self.voice.model_dump(),
+            engine=self.synthesizer.signature(self.language, voice),
+            voice=voice.model_dump(),
         )
         if not self.store.has(key):
             raw = self.synthesizer.synthesize(
-                line.text, self.language, self.voice, self.scratch / f"line-{line.id}.wav"
+                line.text, self.language, self.local(voice), self.scratch / f"line-{line.id}.wav"
             )
             self.store.put(key, raw)
         local = self.workspace.local(self.store.key_for(key))
@@ -112,6 +114,20 @@ class _LineRenderer:
         )
         samples, _ = read_audio(resampled, mono=True)
         return trim_silence(samples, MIX_RATE), self.store.key_for(key)
+
+    def local(self, voice: VoiceHint) -> VoiceHint:
+        """``voice`` with its reference clip as a local file, as synthesizers read it."""
+        if voice.reference_audio is None:
+            return voice
+        path = self.workspace.local(voice.reference_audio)
+        return voice.model_copy(update={"reference_audio": str(path)})
+
+    def pace(self, line: TranslatedLine) -> float | None:
+        """How fast the source line is spoken relative to its language's usual rate."""
+        if line.budget <= 0 or not line.source_text.strip():
+            return None
+        rate = len(" ".join(line.source_text.split())) / line.budget
+        return round(rate / chars_per_second(self.source_language), 2)
 
 
 def _place(voice: Samples, clip: Samples, slot: Span, plan: FitPlan) -> int:
@@ -175,10 +191,20 @@ def _cut_reason(synth_s: float, plan: FitPlan) -> str:
     )
 
 
-def speaker_voice(workspace: Workspace, stems: Stems) -> VoiceHint:
-    """The speaker's median pitch from the vocals, for voice matching."""
+def speaker_voice(
+    workspace: Workspace, stems: Stems, refs: VoiceRefs | None = None, speaker: str = "S1"
+) -> VoiceHint:
+    """The speaker's median pitch from the vocals and their reference clip, for voice
+    matching and cloning."""
     samples, rate = read_audio(workspace.local(stems.speech_key), mono=True)
-    return VoiceHint(median_pitch_hz=median_pitch_hz(samples, rate))
+    ref = refs.of(speaker) if refs else None
+    return VoiceHint(
+        speaker=speaker,
+        median_pitch_hz=median_pitch_hz(samples, rate),
+        reference_audio=ref.key if ref else None,
+        reference_digest=ref.digest if ref else None,
+        reference_text=ref.text if ref else None,
+    )
 
 
 def build_dub_track(
@@ -189,6 +215,7 @@ def build_dub_track(
     translation: Translation,
     synthesizer: Synthesizer,
     loudness_lufs: float,
+    voice_refs: VoiceRefs | None = None,
     progress: Progress | None = None,
     shorten: Shorten | None = None,
 ) -> DubTrack:
@@ -198,8 +225,9 @@ def build_dub_track(
     scratch = workspace.scratch_dir("dub", source.video_id, language)
     duration = source.probe.picture_duration
     voice = np.zeros(int(duration * MIX_RATE) + 1, dtype=np.float32)
+    languages = (translation.source_language, language)
     renderer = _LineRenderer(
-        workspace, synthesizer, language, speaker_voice(workspace, stems), scratch
+        workspace, synthesizer, languages, speaker_voice(workspace, stems, voice_refs), scratch
     )
     lines = translation.lines
     fits: list[LineFit] = []
@@ -222,6 +250,7 @@ def build_dub_track(
         failed_lines=failed,
         has_speech=bool(lines),
         synthesizer=synthesizer.name,
+        voice=synthesizer.describe(language),
     )
 
 

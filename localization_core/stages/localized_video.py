@@ -83,6 +83,7 @@ def build_report(
             "degraded": stems.separation.degraded,
             "note": stems.separation.note,
         },
+        "voice": {"synthesizer": dub.synthesizer, "description": dub.voice},
         "translation": {
             "provider": translation.provider,
             "lines": len(translation.lines),

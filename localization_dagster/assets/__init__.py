@@ -4,7 +4,13 @@ jobs, the CLI's runner and `localize status` are built from."""
 from localization_dagster.assets import localization, video
 from localization_dagster.assets.lipsync import lipsync
 
-VIDEO_LEVEL = (video.source_video, video.stems, video.transcript, video.face_track)
+VIDEO_LEVEL = (
+    video.source_video,
+    video.stems,
+    video.transcript,
+    video.voice_refs,
+    video.face_track,
+)
 LOCALIZATION_LEVEL = (
     localization.translation,
     localization.translation_review,

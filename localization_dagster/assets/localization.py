@@ -14,6 +14,7 @@ from localization_core.artifacts import (
     SourceVideo,
     Stems,
     SyncPlan,
+    VoiceRefs,
 )
 from localization_core.catalog import load_record
 from localization_core.domain import Transcript, Translation
@@ -114,7 +115,11 @@ def translation_review(
     partitions_def=localizations,
     group_name="localization",
     automation_condition=EAGER,
-    ins={"source_video": video_input(), "stems": video_input()},
+    ins={
+        "source_video": video_input(),
+        "stems": video_input(),
+        "voice_refs": video_input(),
+    },
     pool=pool_for("synthesis"),
     code_version=version_of("dub_track"),
     check_specs=DUB_CHECKS,
@@ -123,6 +128,7 @@ def dub_track(
     context: dg.AssetExecutionContext,
     source_video: SourceVideo,
     stems: Stems,
+    voice_refs: VoiceRefs,
     translation_review: ReviewDecision,
     storage: StorageResource,
     pipeline: PipelineResource,
@@ -141,6 +147,7 @@ def dub_track(
             workspace,
             source=source_video,
             stems=stems,
+            voice_refs=voice_refs,
             translation=translation_review.translation,
             synthesizer=synthesizer.get(),
             loudness_lufs=pipeline.loudness_target_lufs,
@@ -155,6 +162,7 @@ def dub_track(
             "loudness_lufs": result.loudness_lufs,
             "compressed": sum(fit.action == "compress" for fit in result.lines),
             "cut": sum(fit.cut for fit in result.lines),
+            "voice": result.voice,
         },
     )
     yield from dub_checks(result)

@@ -1,11 +1,11 @@
-"""Video-level assets: source_video, stems, transcript, face_track."""
+"""Video-level assets: source_video, stems, transcript, voice_refs, face_track."""
 
 import warnings
 from collections.abc import Iterator
 
 import dagster as dg
 
-from localization_core.artifacts import FaceTrack, SourceVideo, Stems
+from localization_core.artifacts import FaceTrack, SourceVideo, Stems, VoiceRefs
 from localization_core.cache import cache_key
 from localization_core.catalog import VideoRecord, load_record
 from localization_core.domain import Transcript
@@ -13,6 +13,7 @@ from localization_core.stages.face_track import face_metadata, track_faces
 from localization_core.stages.source_video import ingest
 from localization_core.stages.stems import separate
 from localization_core.stages.transcript import transcribe
+from localization_core.stages.voice_refs import pick_voice_refs
 from localization_dagster.assets.common import (
     EAGER,
     stage,
@@ -144,3 +145,45 @@ def face_track(source_video: SourceVideo, storage: StorageResource) -> dg.Output
             backend.write_bytes(key, result.model_dump_json().encode())
             reused = False
     return dg.Output(result, metadata={**face_metadata(result), "reused_from_cache": reused})
+
+
+@dg.asset(
+    partitions_def=videos,
+    group_name="video",
+    automation_condition=EAGER,
+    code_version=version_of("voice_refs"),
+)
+def voice_refs(
+    context: dg.AssetExecutionContext,
+    stems: Stems,
+    transcript: Transcript,
+    storage: StorageResource,
+) -> dg.Output[VoiceRefs]:
+    """Each speaker's 6-10 s reference clip and its words, for voice matching and cloning."""
+    with stage("voice_refs"):
+        result = pick_voice_refs(storage.workspace(), video_id(context), stems, transcript)
+    rows = [
+        dg.TableRecord(
+            {
+                "speaker": ref.speaker,
+                "source": ref.source,
+                "span": f"{ref.start:.2f}-{ref.end:.2f} s",
+                "speech": f"{ref.vad_coverage:.0%}",
+                "level_db": ref.level_db,
+                "text": ref.text,
+            }
+        )
+        for ref in result.refs
+    ]
+    columns = [
+        dg.TableColumn(name, "string" if name != "level_db" else "float")
+        for name in ("speaker", "source", "span", "speech", "level_db", "text")
+    ]
+    return dg.Output(
+        result,
+        metadata={
+            "speakers": len(result.refs),
+            "references": dg.TableMetadataValue(rows, dg.TableSchema(columns)),
+            "missing": ", ".join(f"{k}: {v}" for k, v in result.missing.items()) or "none",
+        },
+    )

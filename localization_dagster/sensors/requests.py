@@ -19,7 +19,7 @@ from localization_core.catalog import VideoRecord, check_language, list_records
 from localization_core.errors import InvalidInputError
 from localization_dagster.partitions import languages, latest_materialization
 from localization_dagster.resources import StorageResource
-from localization_dagster.runner import VIDEO_ASSETS
+from localization_dagster.runner import LOCALIZATION_ASSETS, VIDEO_ASSETS
 
 LOCALIZATION_STAGES = "localization_stages"
 
@@ -74,6 +74,10 @@ def requests_for(
         yield dg.RunRequest(
             run_key=f"{key}:{transcript.version}",
             partition_key=str(key),
+            # named, not implied by the job: automation ignores a dependency's update only when
+            # the run that made it also targeted the asset (a job-wide run has no asset
+            # selection, so its updates would make eager redo the delivery afterwards)
+            asset_selection=[dg.AssetKey(name) for name in LOCALIZATION_ASSETS],
             tags={"localize/trigger": "request"},
         )
 

@@ -24,7 +24,11 @@ from localization_core.presets import resolve
 from localization_core.providers.lipsync.registry import create_lipsyncer
 from localization_core.providers.separation.registry import create_separator
 from localization_core.providers.synthesis.base import VoiceHint
-from localization_core.providers.synthesis.espeak import espeak_voice, voice_parameters
+from localization_core.providers.synthesis.espeak import (
+    EspeakSynthesizer,
+    espeak_voice,
+    voice_parameters,
+)
 from localization_core.providers.synthesis.registry import create_synthesizer
 from localization_core.providers.transcription.base import Transcriber
 from localization_core.providers.transcription.registry import create_transcriber
@@ -124,8 +128,8 @@ def test_whisper_translates_french_to_english_line_by_line(
     assert [line.slot for line in translation.lines] == [line.slot for line in transcript.lines]
     english = " ".join(line.text for line in translation.lines)
     assert all(line.text.strip() for line in translation.lines), translation
-    # judged from the output itself: said by espeak in English, the multilingual model hears
-    # English and the English-only model hears at least half of its content words back
+    # judged from the output itself: said by the default voice in English, the multilingual
+    # model hears English and the English-only model hears at least half of its content words
     spoken = create_synthesizer().synthesize(english, "en", VoiceHint(), tmp_path / "en.wav")
     assert base.detect_language(spoken)[0] == "en", english
     heard = set(words(" ".join(line.text for line in tiny.transcribe(spoken).lines)))
@@ -165,7 +169,7 @@ def test_espeak_speech_is_heard_back(
     tiny: Transcriber, tmp_path: Path, pitch: float | None
 ) -> None:
     text = "please open the window because the kitchen is warm"
-    out = create_synthesizer().synthesize(
+    out = EspeakSynthesizer().synthesize(
         text, "en", VoiceHint(median_pitch_hz=pitch), tmp_path / "say.wav"
     )
     heard = set(words(" ".join(line.text for line in tiny.transcribe(out).lines)))
@@ -173,8 +177,9 @@ def test_espeak_speech_is_heard_back(
     assert len(heard & expected) >= 5, heard
 
 
-def test_espeak_rejects_empty_text_and_unknown_language(tmp_path: Path) -> None:
-    synth = create_synthesizer()
+@pytest.mark.parametrize("provider", ["espeak", "piper"])
+def test_synthesizers_reject_empty_text_and_unknown_language(provider: str, tmp_path: Path) -> None:
+    synth = create_synthesizer(Settings(TTS_PROVIDER=provider))
     with pytest.raises(TTSGenerationError, match="no words"):
         synth.synthesize(" ... ", "en", VoiceHint(), tmp_path / "x.wav")
     with pytest.raises(TTSGenerationError, match="no voice"):
@@ -191,33 +196,38 @@ def test_espeak_voice_follows_speaker_pitch() -> None:
     assert low[0] == "m3" and high[0] == "f3"
     assert espeak_voice("pt") == "pt" and espeak_voice("EN-US") == "en-us"
     assert espeak_voice("fr-CA") in {"fr-ca", "fr"}
-    signature = create_synthesizer().signature("en", VoiceHint(median_pitch_hz=100))
-    assert signature != create_synthesizer().signature("en", VoiceHint(median_pitch_hz=240))
+    espeak = EspeakSynthesizer()
+    signature = espeak.signature("en", VoiceHint(median_pitch_hz=100))
+    assert signature != espeak.signature("en", VoiceHint(median_pitch_hz=240))
 
 
 @pytest.mark.parametrize(
-    ("name", "degraded"),
+    ("name", "stereo"),
     [
-        ("talking_head_512_25fps.mp4", True),
-        ("face_acting_partial_speech_30fps.mp4", True),
-        ("talking_head_vfr.mp4", True),
-        ("cuts_faceless_profile_30fps.mp4", False),
+        ("talking_head_512_25fps.mp4", False),
+        ("face_acting_partial_speech_30fps.mp4", False),
+        ("talking_head_vfr.mp4", False),
+        ("cuts_faceless_profile_30fps.mp4", True),
     ],
 )
-def test_ffmpeg_separator_reports_dual_mono_as_degraded(
-    name: str, degraded: bool, tmp_path: Path
+@pytest.mark.parametrize("provider", ["ffmpeg", "auto"])
+def test_separators_say_how_they_split_stereo_and_dual_mono(
+    name: str, stereo: bool, provider: str, tmp_path: Path
 ) -> None:
+    """`ffmpeg` can only duck dual-mono input (reported *degraded*); `auto` separates it with
+    DeepFilterNet; both use mid/side where there is a stereo image."""
     source = media_file(name)
-    result = create_separator().separate(source, tmp_path)
-    assert result.degraded is degraded
-    assert result.method == ("ducking" if degraded else "mid_side")
+    result = create_separator(Settings(SEPARATOR_PROVIDER=provider)).separate(source, tmp_path)
+    methods = {"ffmpeg": "ducking", "auto": "deepfilternet"}
+    assert result.method == ("mid_side" if stereo else methods[provider])
+    assert result.degraded is (result.method == "ducking")
     duration = media.probe(source).duration
     vocals, _ = read_audio(Path(result.vocals_path))
     background, rate = read_audio(Path(result.background_path))
     assert vocals.shape[1] == 1 and background.shape[1] == 2
     assert len(background) / rate == pytest.approx(duration, abs=0.1)
-    if degraded:
-        assert "dual-mono" in result.note
+    if not stereo:
+        assert "side channel" in result.note
 
 
 def test_separator_refuses_video_without_audio(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def test_every_stage_of_design_section_3_is_an_asset_with_its_partitions() -> No
         assert partitions in (videos, localizations), key
         by_partitioning.setdefault(kind, set()).add(key.to_user_string())
     assert by_partitioning == {
-        "videos": {"source_video", "stems", "transcript", "face_track"},
+        "videos": {"source_video", "stems", "transcript", "voice_refs", "face_track"},
         "localizations": {
             "translation",
             "translation_review",

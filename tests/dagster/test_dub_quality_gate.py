@@ -12,7 +12,7 @@ from typing import cast
 import dagster as dg
 import pytest
 
-from localization_core.artifacts import DubTrack, ReviewDecision, SourceVideo, Stems
+from localization_core.artifacts import DubTrack, ReviewDecision, SourceVideo, Stems, VoiceRefs
 from localization_core.domain import MediaProbe, SeparationResult, TranslatedLine, Translation
 from localization_core.providers.synthesis.espeak import EspeakSynthesizer
 from localization_core.settings import Settings, get_settings
@@ -82,6 +82,7 @@ def run_dub_track(
         context,
         source,
         stems,
+        VoiceRefs(),
         review,
         storage=resources["storage"],
         pipeline=resources["pipeline"],

@@ -102,7 +102,7 @@ def test_a_requested_language_starts_only_once_the_video_level_has_settled(
             dg.AssetMaterialization(asset, partition="talk", metadata=metadata)
         )
 
-    for asset in ("source_video", "stems", "transcript"):
+    for asset in ("source_video", "stems", "transcript", "voice_refs"):
         materialized(asset)
     assert requested() == [], "face_track is still missing"
     face_run = instance.create_run_for_job(
@@ -111,7 +111,7 @@ def test_a_requested_language_starts_only_once_the_video_level_has_settled(
         tags={"dagster/partition": "talk"},
     )
     materialized("face_track")
-    assert set(VIDEO_ASSETS) == {"source_video", "stems", "transcript", "face_track"}
+    assert set(VIDEO_ASSETS) == {"source_video", "stems", "transcript", "voice_refs", "face_track"}
     assert requested() == [], f"run {face_run.run_id[:8]} still works on the video"
     instance.report_run_failed(face_run)
     assert requested() == ["en|talk"]

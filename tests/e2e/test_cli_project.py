@@ -25,6 +25,7 @@ from localization_core.cache import engine_key
 from localization_core.providers.lipsync.preview import PreviewLipSyncer, speech_envelope
 from tests.conftest import (
     REPO,
+    ffmpeg,
     free_port,
     media_file,
     project_env,
@@ -327,6 +328,34 @@ def test_force_redoes_a_stage_and_what_follows_with_the_same_result(
     wrong = localize(cli_project.data, "run", "french-face", "--to", "en", "--force", "nope")
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
     assert "--force 'nope': not a stage" in wrong.stderr
+
+
+def test_a_voice_reference_given_by_the_user_is_used_by_the_next_dub(
+    cli_project: CliProject, tmp_path: Path
+) -> None:
+    clip = tmp_path / "take.flac"
+    shutil.copy(media_file("speech_en_jfk.flac"), clip)
+    given = localize(cli_project.data, "voice", "french-face", str(clip), "--text", "ask not")
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert "french-face: S1's voice reference is take.flac (11.0 s)" in given.stdout
+    (run_id,) = run_ids(given.stdout)
+    assert {step.split(".")[0] for step in steps_of(cli_project.data, run_id)} == {"voice_refs"}
+    stored = cli_project.data / "storage" / "videos" / "french-face" / "voice"
+    meta = json.loads((stored / "S1.user.wav.json").read_text())
+    assert (meta["source"], meta["text"]) == ("user", "ask not")
+
+    again = localize(cli_project.data, "run", "french-face", "--to", "en")
+    assert again.returncode == 0, again.stdout + again.stderr
+    (run_id,) = run_ids(again.stdout)
+    redone = {step.split(".")[0] for step in steps_of(cli_project.data, run_id)}
+    assert redone == {"dub_track", "sync_plan", "lipsync", "localized_video"}
+
+    short = tmp_path / "short.wav"
+    ffmpeg("-i", str(media_file("speech_en_jfk.flac")), "-t", "1", str(short))
+    for bad, why in ((tmp_path / "none.wav", "no such file"), (short, "a reference is 3-30 s")):
+        refused = localize(cli_project.data, "voice", "french-face", str(bad), "--text", "x")
+        assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+        assert why in refused.stderr
 
 
 CHECKS_QUERY = """{ assetNodes(assetKeys: [{path: ["dub_track"]}]) { assetChecksOrError {

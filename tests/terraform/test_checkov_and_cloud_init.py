@@ -101,11 +101,16 @@ BOOT = (
 @pytest.mark.parametrize(
     ("template", "extra"),
     [
-        ("control.yaml.tftpl", 'translator_url="http://10.40.2.4:8000/v1", translator_model="q", '),
+        (
+            "control.yaml.tftpl",
+            'translator_url="http://10.40.2.4:8000/v1", translator_model="q", '
+            'tts_url="http://10.40.2.4:8020/synthesize", tts_voice="v", ',
+        ),
         (
             "gpu.yaml.tftpl",
             'control_host="10.40.1.4", segment_cache_lun=10, llm={model="q", '
-            "port=8000, max_model_len=8192, gpu_memory_utilization=0.45}, ",
+            "port=8000, max_model_len=8192, gpu_memory_utilization=0.45}, "
+            'tts={port=8020, voice="v", command=""}, ',
         ),
     ],
 )

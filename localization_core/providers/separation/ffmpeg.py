@@ -13,7 +13,6 @@ from pathlib import Path
 
 from localization_core import media
 from localization_core.audio import (
-    Samples,
     duck_gain,
     energy_spans,
     read_audio,
@@ -43,18 +42,13 @@ class FfmpegSeparator(AudioSeparator):
         vocals, background = out_dir / "vocals.wav", out_dir / "background.wav"
         with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
             original = media.extract_full_audio(media_path, Path(scratch) / "original.wav")
-            samples, rate = read_audio(original)
+            samples, _ = read_audio(original)
             mid = (samples[:, 0] + samples[:, 1]) / 2.0
             side = (samples[:, 0] - samples[:, 1]) / 2.0
             stereo_db = rms_db(mid) - rms_db(side)
             if facts.audio_streams[0].channels < 2 or stereo_db >= DUAL_MONO_DB:
-                return self._duck(
-                    original=original,
-                    samples=samples,
-                    rate=rate,
-                    vocals=vocals,
-                    background=background,
-                    stereo_db=stereo_db,
+                return self.without_stereo_image(
+                    media_path, out_dir, original=original, stereo_db=stereo_db
                 )
             try:
                 media.audio_filter(original, vocals, f"pan=mono|c0=0.5*c0+0.5*c1,{VOICE_BAND}")
@@ -71,16 +65,13 @@ class FfmpegSeparator(AudioSeparator):
             note=f"stereo image {stereo_db:.1f} dB below the centre",
         )
 
-    @staticmethod
-    def _duck(
-        *,
-        original: Path,
-        samples: Samples,
-        rate: int,
-        vocals: Path,
-        background: Path,
-        stereo_db: float,
+    def without_stereo_image(
+        self, media_path: Path, out_dir: Path, *, original: Path, stereo_db: float
     ) -> SeparationResult:
+        """Mono or dual-mono input: band-passed vocals, the original ducked under them."""
+        del media_path
+        vocals, background = out_dir / "vocals.wav", out_dir / "background.wav"
+        samples, rate = read_audio(original)
         media.audio_filter(original, vocals, f"pan=mono|c0=0.5*c0+0.5*c1,{VOICE_BAND}")
         voice, voice_rate = read_audio(vocals, mono=True)
         spans = energy_spans(voice, voice_rate)
@@ -97,3 +88,21 @@ class FfmpegSeparator(AudioSeparator):
                 f"{len(spans)} speech spans"
             ),
         )
+
+
+class AutoSeparator(FfmpegSeparator):
+    """Mid/side where the input has a stereo image; DeepFilterNet3 where it has none (mono and
+    dual-mono, where ducking would leave the original speaker under the dub)."""
+
+    name = "auto"
+
+    def without_stereo_image(
+        self, media_path: Path, out_dir: Path, *, original: Path, stereo_db: float
+    ) -> SeparationResult:
+        """DeepFilterNet3's separation, noting why mid/side was not used."""
+        from localization_core.providers.separation.deepfilternet import DeepFilterNetSeparator
+
+        del original
+        result = DeepFilterNetSeparator().separate(media_path, out_dir)
+        why = f"no stereo image (side channel {stereo_db:.1f} dB below mid)"
+        return result.model_copy(update={"note": f"{why}: {result.note}"})

@@ -7,6 +7,10 @@ from localization_core.providers.separation.base import AudioSeparator
 from localization_core.settings import Settings, get_settings
 
 SEPARATORS = {
+    "auto": Entry("localization_core.providers.separation.ffmpeg:AutoSeparator"),
+    "deepfilternet": Entry(
+        "localization_core.providers.separation.deepfilternet:DeepFilterNetSeparator"
+    ),
     "ffmpeg": Entry("localization_core.providers.separation.ffmpeg:FfmpegSeparator"),
 }
 

@@ -13,7 +13,14 @@ class VoiceHint(Frozen):
 
     speaker: str = "S1"
     median_pitch_hz: float | None = None
+    # the speaker's reference clip: a local path when handed to a synthesizer; its content
+    # digest keys the cache (the path may differ between machines)
     reference_audio: str | None = None
+    reference_digest: str | None = None
+    # the words the reference clip says (voice-cloning engines condition on both)
+    reference_text: str | None = None
+    # the source line's speaking rate relative to its language's usual rate (>1: faster)
+    pace: float | None = None
 
 
 class Synthesizer(ABC):
@@ -24,6 +31,10 @@ class Synthesizer(ABC):
     @abstractmethod
     def synthesize(self, text: str, language: str, voice: VoiceHint, out_path: Path) -> Path:
         """Write the spoken ``text`` to ``out_path`` (WAV) and return it."""
+
+    def describe(self, language: str) -> str:
+        """What speaks ``language`` and how close to the speaker it is, for the report."""
+        return f"{self.name} ({language})"
 
     @abstractmethod
     def signature(self, language: str, voice: VoiceHint) -> str:

@@ -68,6 +68,10 @@ class EspeakSynthesizer(Synthesizer):
         variant, pitch = voice_parameters(voice)
         return f"espeak-ng|{espeak_voice(language)}+{variant}|p{pitch}|s{self.words_per_minute}"
 
+    def describe(self, language: str) -> str:
+        """espeak-ng's voice for ``language``: formant synthesis, pitch-matched only."""
+        return f"espeak-ng {espeak_voice(language)} (formant synthesis, pitch-matched; robotic)"
+
     def synthesize(self, text: str, language: str, voice: VoiceHint, out_path: Path) -> Path:
         """Speak ``text`` into ``out_path`` (22.05 kHz mono WAV)."""
         spoken = " ".join(text.split())

@@ -13,18 +13,11 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
-from tenacity import (
-    RetryError,
-    Retrying,
-    retry_if_exception,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from localization_core.domain import Frozen
-from localization_core.errors import GpuServiceError, TranslationError
+from localization_core.errors import TranslationError
+from localization_core.providers.http_retry import TransientError, post, with_retries
 
-TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 SchemaStyle = Literal["json_schema", "json_object"]
 
 
@@ -45,14 +38,6 @@ class ChatReply(Frozen):
     content: str
     finish_reason: str
     reasoning: str = ""
-
-
-class _TransientError(Exception):
-    """A failure worth another try: the service may answer the same request later."""
-
-
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, _TransientError)
 
 
 class ChatClient:
@@ -92,31 +77,15 @@ class ChatClient:
             "response_format": response_format(schema, self.schema_style),
             "chat_template_kwargs": {"enable_thinking": False},
         }
-        retrying = Retrying(
-            retry=retry_if_exception(_transient),
-            stop=stop_after_delay(self.retry_s),
-            wait=wait_exponential_jitter(multiplier=0.5, max=8.0),
+        body = with_retries(
+            lambda: self._post(payload), retry_s=self.retry_s, service="translation service"
         )
-        try:
-            body = retrying(self._post, payload)
-        except RetryError as exc:
-            cause = exc.last_attempt.exception()
-            raise GpuServiceError(
-                f"translation service unavailable after {self.retry_s:.0f} s of retries: {cause}"
-            ) from cause
         return _first_choice(body)
 
     def _post(self, payload: dict[str, Any]) -> Any:
         if self.on_request is not None:
             self.on_request()
-        try:
-            response = self._http.post("chat/completions", json=payload)
-        except httpx.TimeoutException as exc:
-            raise _TransientError(f"timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise _TransientError(f"cannot reach the service ({type(exc).__name__})") from exc
-        if response.status_code in TRANSIENT_STATUS:
-            raise _TransientError(f"HTTP {response.status_code}")
+        response = post(self._http, "chat/completions", json=payload)
         if response.status_code >= 400:
             raise TranslationError(
                 f"translation service refused the request: HTTP {response.status_code} "
@@ -125,7 +94,7 @@ class ChatClient:
         try:
             return response.json()
         except json.JSONDecodeError as exc:
-            raise _TransientError("the service answered with something that is not JSON") from exc
+            raise TransientError("the service answered with something that is not JSON") from exc
 
     def close(self) -> None:
         """Close the connection pool."""
