@@ -1,5 +1,6 @@
 """Video-level assets: source_video, stems, transcript, voice_refs, face_track."""
 
+import hashlib
 import warnings
 from collections.abc import Iterator
 
@@ -179,8 +180,24 @@ def voice_refs(
         dg.TableColumn(name, "string" if name != "level_db" else "float")
         for name in ("speaker", "source", "span", "speech", "level_db", "text")
     ]
+    # the clips are inputs Dagster does not see (a user's clip replaces a chosen one): their
+    # digests are the data version, so a new clip makes every dub after it stale
+    digests = ",".join(f"{ref.speaker}:{ref.digest}" for ref in result.refs)
+    version = dg.DataVersion(hashlib.sha256(digests.encode()).hexdigest()[:24])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _refs_output(result, version, rows, columns)
+
+
+def _refs_output(
+    result: VoiceRefs,
+    version: dg.DataVersion,
+    rows: list[dg.TableRecord],
+    columns: list[dg.TableColumn],
+) -> dg.Output[VoiceRefs]:
     return dg.Output(
         result,
+        data_version=version,
         metadata={
             "speakers": len(result.refs),
             "references": dg.TableMetadataValue(rows, dg.TableSchema(columns)),

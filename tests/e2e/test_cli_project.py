@@ -100,7 +100,7 @@ def test_a_second_run_reuses_everything_and_changes_no_byte(cli_project: CliProj
     assert again.returncode == 0, again.stdout + again.stderr
     assert not re.search(r"^run [0-9a-f-]{36}$", again.stdout, flags=re.MULTILINE), "no run"
     assert "✓" not in again.stdout and "…" not in again.stdout, "no step executed"
-    assert "reused (fresh): source_video, stems, transcript, face_track" in again.stdout
+    assert "reused (fresh): source_video, stems, transcript, voice_refs, face_track" in again.stdout
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
     assert elapsed < 10, elapsed
 
