@@ -130,8 +130,11 @@ $(STAMPS)/lock-venv:
 	python3 -m venv $@
 	$@/bin/python -m pip install -q pip==$(PIP_VERSION) pip-tools==$(PIP_TOOLS_VERSION)
 
+# torch's local label (+cpu: the build found on this machine's disk) would not install where
+# only PyPI is; without it, pip still takes that CPU file here and PyPI's build elsewhere.
 lock: $(STAMPS)/lock-venv
-	$(COMPILE) $(LOCK_FLAGS) --extra dev --all-build-deps -o $(LOCK) pyproject.toml
+	$(COMPILE) $(LOCK_FLAGS) --extra dev --extra demucs --all-build-deps -o $(LOCK) pyproject.toml
+	sed -i -E 's/^(torch==[0-9.]+)\+cpu$$/\1/' $(LOCK)
 	$(COMPILE) $(LOCK_FLAGS) -o $(CHECKOV_LOCK) requirements-checkov.in
 	$(COMPILE) $(LOCK_FLAGS) -o $(LLM_LOCK) requirements-llm.in
 

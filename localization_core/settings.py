@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     musetalk_python: Path | None = Field(None, alias="MUSETALK_PYTHON")
     musetalk_checkpoints: Path | None = Field(None, alias="MUSETALK_CHECKPOINTS")
     musetalk_version: str | None = Field(None, alias="MUSETALK_VERSION")
+    # the `demucs` separator: a folder with the model's bag (htdemucs.yaml) and .th weights
+    demucs_model_dir: Path | None = Field(None, alias="DEMUCS_MODEL_DIR")
+    demucs_model: str = Field("htdemucs", alias="DEMUCS_MODEL")
+    demucs_device: Literal["auto", "cpu", "cuda"] = Field("auto", alias="DEMUCS_DEVICE")
     storage_type: Literal["local", "azure_blob"] = Field("local", alias="STORAGE_TYPE")
 
     data_dir: Path = Field(Path("data"), alias="LOCALIZATION_DATA_DIR")

@@ -43,6 +43,8 @@ def test_definitions_import_loads_no_heavy_library() -> None:
     ("factory", "env", "expected"),
     [
         ("separation.registry:create_separator", {}, []),
+        # torch comes with the first separation, not with the separator
+        ("separation.registry:create_separator", {"SEPARATOR_PROVIDER": "demucs"}, []),
         (
             "transcription.registry:create_transcriber",
             {"STT_MODEL": "tiny.en"},

@@ -8,6 +8,7 @@ from localization_core.settings import Settings, get_settings
 
 SEPARATORS = {
     "auto": Entry("localization_core.providers.separation.ffmpeg:AutoSeparator"),
+    "demucs": Entry("localization_core.providers.separation.demucs:DemucsSeparator", "gpu"),
     "deepfilternet": Entry(
         "localization_core.providers.separation.deepfilternet:DeepFilterNetSeparator"
     ),
@@ -18,4 +19,7 @@ SEPARATORS = {
 def create_separator(settings: Settings | None = None) -> AudioSeparator:
     """The configured separator."""
     settings = settings or get_settings()
-    return load_provider("separation", settings.separator_provider, SEPARATORS, AudioSeparator)
+    name = settings.separator_provider
+    if name == "demucs":
+        return load_provider("separation", name, SEPARATORS, AudioSeparator, settings=settings)
+    return load_provider("separation", name, SEPARATORS, AudioSeparator)
