@@ -20,7 +20,8 @@ from localization_core.settings import Settings
 REVISIONS = {
     "source_video": "2",  # picture and audio durations; length and size limits
     "stems": "3",  # DeepFilterNet where there is no stereo image (provider `auto`)
-    "transcript": "2",  # temperature 0 without fallback; lines within the picture
+    "transcript": "3",  # temperature 0 without fallback; lines within the picture; word edges
+    # moved out of long silences
     "voice_refs": "1",
     "face_track": "2",  # frames scanned upright (rotation flag honoured)
     "translation": "3",  # glossary digest and model requests recorded

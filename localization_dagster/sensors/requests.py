@@ -1,5 +1,6 @@
 """The localization request sensor: starts exactly the (video, language) pairs the catalog asks
-for, once the video's transcript exists, and nothing else.
+for, once the video's transcript exists, and nothing else. It translates; eager automation then
+carries the pair to delivery (a new pair's translation is the one step automation never starts).
 
 Languages are one global partition dimension, so eager automation alone would localize every
 video into every language the moment one video asks for it. Here ``translation`` is automated
@@ -19,9 +20,10 @@ from localization_core.catalog import VideoRecord, check_language, list_records
 from localization_core.errors import InvalidInputError
 from localization_dagster.partitions import languages, latest_materialization
 from localization_dagster.resources import StorageResource
-from localization_dagster.runner import LOCALIZATION_ASSETS, VIDEO_ASSETS
+from localization_dagster.runner import VIDEO_ASSETS
 
 LOCALIZATION_STAGES = "localization_stages"
+TRANSLATION = dg.AssetKey("translation")
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,11 @@ def requests_for(
         yield dg.RunRequest(
             run_key=f"{key}:{transcript.version}",
             partition_key=str(key),
-            # named, not implied by the job: automation ignores a dependency's update only when
-            # the run that made it also targeted the asset (a job-wide run has no asset
-            # selection, so its updates would make eager redo the delivery afterwards)
-            asset_selection=[dg.AssetKey(name) for name in LOCALIZATION_ASSETS],
+            # the translation only: automation carries the rest forward in one run of its own.
+            # A run it did not request is not "handled" for the stages after translation, so
+            # under the daemon a tick during such a run could take them for not yet done and
+            # redo them (seen: dub_track and the delivery twice); its own runs are.
+            asset_selection=[TRANSLATION],
             tags={"localize/trigger": "request"},
         )
 

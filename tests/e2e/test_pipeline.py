@@ -376,12 +376,13 @@ def localized_video_metadata(partition: str) -> dict[str, Any]:
 
 
 @pytest.mark.usefixtures("project")
-def test_a_requested_localization_is_not_delivered_again_by_automation() -> None:
-    """Automation ignores a dependency's update only when the run that made it also targeted
-    the asset; the request sensor's runs were job-wide (no asset selection), and under the
-    daemon a tick that spanned the end of such a run delivered the video a second time. That
-    race needs a slow tick and cannot be replayed in-process: this test checks what prevents
-    it (the request names its assets) and that automation asks for nothing afterwards."""
+def test_a_requested_localization_is_delivered_once_by_automation() -> None:
+    """The request sensor translates; automation carries the rest in one run of its own and
+    then asks for nothing. Automation ignores a dependency's update only when the run that made
+    it also targeted the asset, and counts only its own requests as handled: a request run that
+    went on to the delivery was, under the daemon, redone by a tick that fell inside it (the
+    delivery twice). That race needs a tick mid-run and cannot be replayed in-process: this test
+    checks what prevents it and that the chain then runs exactly once."""
     from localization_core.settings import get_settings
     from localization_dagster.definitions import current
     from localization_dagster.registration import register
@@ -400,26 +401,38 @@ def test_a_requested_localization_is_not_delivered_again_by_automation() -> None
         rt, instance, media_file("talking_head_vfr.mp4"), targets=["en"], source_language="fr",
         video_id="asked", detect=False,
     )  # fmt: skip
-    materialize(current(), instance, VIDEO_ASSETS, "asked")
     cursor = dg.evaluate_automation_conditions(current(), instance).cursor
+    materialize(current(), instance, VIDEO_ASSETS, "asked")
+    # the video level's updates arrive while the pair cannot start yet (no translation)
+    cursor = dg.evaluate_automation_conditions(current(), instance, cursor=cursor).cursor
     with dg.build_sensor_context(
         instance=instance, resources={"storage": rt.resources["storage"]}
     ) as context:
         result = build_request_sensor(30)(context)
     assert isinstance(result, dg.SensorResult)
     (request,) = result.run_requests or []
-    assert request.asset_selection is not None
-    done = (
-        current()
-        .resolve_job_def("localization_stages")
-        .execute_in_process(
+    assert request.asset_selection == [dg.AssetKey("translation")]
+    job = current().resolve_job_def("localization_stages")
+
+    def run(request: dg.RunRequest) -> None:
+        done = job.execute_in_process(
             instance=instance,
             partition_key=request.partition_key,
             asset_selection=request.asset_selection,
             tags=request.tags,
         )
-    )
-    assert done.success
-    evaluated = dg.evaluate_automation_conditions(current(), instance, cursor=cursor)
-    again = [name for name in LOCALIZATION_ASSETS if evaluated.get_num_requested(dg.AssetKey(name))]
-    assert again == [], f"automation would redo {again}"
+        assert done.success
+
+    run(request)
+    requested: list[str] = []
+    for _ in range(4):  # the dub's blocking checks pass before the stages after it start
+        evaluated = dg.evaluate_automation_conditions(current(), instance, cursor=cursor)
+        cursor = evaluated.cursor
+        step = [a for a in LOCALIZATION_ASSETS if evaluated.get_num_requested(dg.AssetKey(a))]
+        if not step:
+            break
+        requested += step
+        run(dg.RunRequest(partition_key=request.partition_key,
+                          asset_selection=[dg.AssetKey(a) for a in step]))  # fmt: skip
+    assert sorted(requested) == sorted(a for a in LOCALIZATION_ASSETS if a != "translation")
+    assert evaluated.total_requested == 0, "automation would redo a stage"

@@ -45,6 +45,67 @@ def _words(segments: Any) -> list[Word]:
     return words
 
 
+# Whisper's word times come from cross-attention alignment, which can stretch a word across a
+# long pause (seen: "Let's go!" given 2.96-7.82 s and the next word 7.82 s, speech resuming at
+# 11.3 s, so the dub would start 3.5 s early). A word edge that lies in a silence of at least
+# EDGE_SILENCE_S (frames more than SILENCE_DB under the loudest) moves to the speech, less PAD_S.
+EDGE_SILENCE_S = 0.5
+SILENCE_DB = 40.0
+PAD_S = 0.05
+FRAME_S = 0.01
+
+
+def loud_frames(samples: Any, rate: int) -> Any:
+    """Per 10 ms frame of mono ``samples``: within SILENCE_DB of the loudest frame."""
+    import numpy as np
+
+    size = int(FRAME_S * rate)
+    frames = np.asarray(samples[: len(samples) // size * size], dtype=np.float64)
+    rms = np.sqrt(np.mean(frames.reshape(-1, size) ** 2, axis=1)) + 1e-12
+    level = 20 * np.log10(rms)
+    return level > level.max() - SILENCE_DB if len(level) else level > 0
+
+
+def _silent_word(word: Word, loud: Any, first: int, last: int) -> Word:
+    """A word placed wholly in silence: moved onto the edge of the nearest speech when it
+    stretches over a long silence or lies far from speech; a short word in a short pause (a
+    soft word under the threshold) stays."""
+    import numpy as np
+
+    audible = np.flatnonzero(loud)
+    before, after = audible[audible < first], audible[audible >= last]
+    gap_before = first - before[-1] if before.size else np.inf
+    gap_after = after[0] - last if after.size else np.inf
+    short = word.end - word.start < EDGE_SILENCE_S
+    if short and min(gap_before, gap_after) * FRAME_S < EDGE_SILENCE_S:
+        return word
+    if gap_before <= gap_after:
+        edge = round(float(before[-1] + 1) * FRAME_S + PAD_S, 3)
+    else:
+        edge = round(float(after[0]) * FRAME_S - PAD_S, 3)
+    return word.model_copy(update={"start": edge, "end": edge})
+
+
+def trim_to_speech(words: list[Word], loud: Any) -> list[Word]:
+    """``words`` with each edge that sits in a long silence moved to where the speech is."""
+    import numpy as np
+
+    trimmed: list[Word] = []
+    for word in words:
+        first, last = int(word.start / FRAME_S), int(np.ceil(word.end / FRAME_S))
+        active = np.flatnonzero(loud[first:last]) + first
+        if active.size == 0:
+            trimmed.append(_silent_word(word, loud, first, last))
+            continue
+        start, end = word.start, word.end
+        if active[0] * FRAME_S - start >= EDGE_SILENCE_S:
+            start = round(active[0] * FRAME_S - PAD_S, 3)
+        if end - (active[-1] + 1) * FRAME_S >= EDGE_SILENCE_S:
+            end = round((active[-1] + 1) * FRAME_S + PAD_S, 3)
+        trimmed.append(word.model_copy(update={"start": start, "end": end}))
+    return trimmed
+
+
 NO_SPEECH = 0.6
 LOW_LOGPROB = -1.0
 LOOPING = 2.4  # Whisper's compression-ratio threshold: above it the decode repeats itself
@@ -56,6 +117,13 @@ def _hallucinated(segment: Any) -> bool:
     temperature 0 here so that the same audio always gives the same lines)."""
     failed = segment.avg_logprob < LOW_LOGPROB or segment.compression_ratio > LOOPING
     return bool(segment.no_speech_prob > NO_SPEECH and failed)
+
+
+def _decoded(audio: Path) -> Any:
+    """``audio`` as Whisper hears it: 16 kHz mono float."""
+    from faster_whisper import decode_audio
+
+    return decode_audio(str(audio), sampling_rate=16000)
 
 
 class FasterWhisperTranscriber(Transcriber):
@@ -81,6 +149,7 @@ class FasterWhisperTranscriber(Transcriber):
                 condition_on_previous_text=False,
             )
             words = _words(segment for segment in segments if not _hallucinated(segment))
+            words = trim_to_speech(words, loud_frames(_decoded(audio), 16000))
         except (RuntimeError, ValueError, OSError) as exc:
             raise TranscriptionError(f"faster-whisper failed on {audio.name}: {exc}") from exc
         return Transcript(
@@ -98,8 +167,6 @@ class FasterWhisperTranscriber(Transcriber):
         """Whisper's language identification on the first 30 s."""
         if self.model_name.endswith(".en"):
             return "en", 1.0
-        from faster_whisper import decode_audio
-
-        samples = decode_audio(str(audio), sampling_rate=16000)[: 30 * 16000]
+        samples = _decoded(audio)[: 30 * 16000]
         language, probability, _ = self._model.detect_language(audio=samples)
         return str(language), round(float(probability), 4)
