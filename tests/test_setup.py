@@ -99,7 +99,9 @@ def _frozen(venv: str) -> dict[str, str]:
         [str(REPO / venv / "bin" / "python"), "-m", "pip", "freeze", "--all", "--exclude-editable"],
         capture_output=True, text=True, check=True, timeout=120,
     ).stdout  # fmt: skip
-    return _pins(out.splitlines())
+    # a build's local label (torch 2.13.0+cpu, taken from disk for the lock's 2.13.0) is that
+    # release: PEP 440 ignores it when the pin has none, and `make lock` writes none
+    return {name: version.split("+", 1)[0] for name, version in _pins(out.splitlines()).items()}
 
 
 def _pip_version() -> str:
