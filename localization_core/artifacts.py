@@ -58,8 +58,10 @@ class ReviewDecision(Frozen):
 
     policy: Literal["auto", "required"]
     status: Literal["approved", "awaiting_review"]
-    translation: Translation
+    translation: Translation = Field(description="the translation as reviewers left it")
     note: str = ""
+    edited_lines: tuple[int, ...] = Field((), description="ids of the lines a reviewer changed")
+    review: str = Field("", description="digest of the review state (approval and edits)")
 
 
 class LineFit(Frozen):
@@ -78,6 +80,7 @@ class LineFit(Frozen):
     spoken_text: str = Field("", description="the translator's shorter wording, when shortened")
     reason: str = ""
     key: str | None = None
+    cached: bool = Field(False, description="every clip of the line came from the TTS cache")
 
 
 class DubTrack(Frozen):
@@ -93,6 +96,7 @@ class DubTrack(Frozen):
     synthesizer: str = ""
     # what spoke the dub and how close to the speaker it is (stock voice, pitch-matched, clone)
     voice: str = ""
+    synthesized_lines: int = Field(0, description="lines the synthesizer spoke (not cached)")
 
 
 class SyncWindow(Frozen):

@@ -34,7 +34,9 @@ class VideoRecord(Frozen):
     content_md5: str | None = None
     size: int = 0
     source_language: str | None = None
-    review_policy: ReviewPolicy = "auto"
+    review_policy: ReviewPolicy | None = Field(
+        None, description="the review gate after translation; None: the REVIEW_POLICY setting's"
+    )
     preset: str | None = Field(
         None,
         description="lip-sync preset (FAST, BALANCED, HIGH_QUALITY, ULTRA); None: the engine's",
@@ -118,6 +120,17 @@ def set_preset(storage: StorageBackend, video_id: str, preset: str) -> VideoReco
     return save_record(storage, record.model_copy(update={"preset": preset}))
 
 
+def set_review_policy(
+    storage: StorageBackend, video_id: str, policy: ReviewPolicy | None
+) -> VideoRecord:
+    """Choose a registered video's review policy (None: the setting's); the gate applies it the
+    next time it runs."""
+    record = load_record(storage, video_id)
+    if record.review_policy == policy:
+        return record
+    return save_record(storage, record.model_copy(update={"review_policy": policy}))
+
+
 def request_targets(storage: StorageBackend, video_id: str, targets: list[str]) -> VideoRecord:
     """Add ``targets`` to the languages requested for a registered video (kept in order)."""
     record = load_record(storage, video_id)
@@ -133,7 +146,7 @@ def record_for_upload(
     *,
     video_id: str | None = None,
     source_language: str | None = None,
-    review_policy: ReviewPolicy = "auto",
+    review_policy: ReviewPolicy | None = None,
 ) -> tuple[VideoRecord, bool]:
     """The record for an upload and whether it is new (or new content) for the catalog."""
     video_id = check_video_id(video_id or slugify(Path(info.key).name))
@@ -155,7 +168,7 @@ def record_for_upload(
         content_md5=info.content_md5,
         size=info.size,
         source_language=source_language or (existing.source_language if existing else None),
-        review_policy=review_policy,
+        review_policy=review_policy or (existing.review_policy if existing else None),
         targets=existing.targets if existing else (),
     )
     return save_record(storage, record), True

@@ -139,6 +139,8 @@ class TranslatedLine(Slotted):
     text: str
     # what a reviewer should look at (a glossary term the model missed twice)
     flags: tuple[str, ...] = ()
+    # where the source speech was, once a reviewer moved the line (the voice keeps its pace)
+    source_slot: Span | None = None
 
     @property
     def budget(self) -> float:

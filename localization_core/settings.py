@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     upload_targets: str = Field("", alias="UPLOAD_TARGETS")
 
     loudness_target_lufs: float = Field(-16.0, alias="LOUDNESS_TARGET_LUFS", le=-5, ge=-40)
+    # the review gate after translation for videos that do not choose: `auto` approves at once,
+    # `required` holds each localization until a reviewer approves it (DESIGN section 9)
+    review_policy: Literal["auto", "required"] = Field("auto", alias="REVIEW_POLICY")
 
     # what a source may be; anything outside is refused at source_video with one line
     min_duration_s: float = Field(1.0, alias="MIN_DURATION_S", gt=0)

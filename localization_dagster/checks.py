@@ -7,6 +7,7 @@ never muxed into a delivery.
 """
 
 import math
+import warnings
 from collections.abc import Iterable
 
 import dagster as dg
@@ -21,6 +22,7 @@ from localization_core.artifacts import (
 )
 from localization_core.stages.dub_track import MAX_FAILED_SHARE, failed_share, over_failure_limit
 from localization_core.timing import CHUNK_FRAMES, ENGINE_FPS, MAX_COMPRESS, MAX_STRETCH
+from localization_dagster.partitions import localizations
 
 SPEED_TOLERANCE = 1e-3
 
@@ -65,6 +67,31 @@ OUTPUT_CHECKS = [
         description="The delivered video has the source picture's duration and frame count.",
     )
 ]
+
+with warnings.catch_warnings():  # partitioned checks are a preview in Dagster
+    warnings.simplefilter("ignore")
+    REVIEW_CHECK = dg.AssetCheckSpec(
+        "approved",
+        asset=dg.AssetKey("translation_review"),
+        # per pair: the gate has no materialization to hang its result on while it waits
+        partitions_def=localizations,
+        description="The translation is approved: at once under the auto policy, by a "
+        "reviewer under required (a warning while the localization awaits review).",
+    )
+
+
+def review_check(policy: str, status: str, video: str, lang: str) -> dg.AssetCheckResult:
+    """The gate's state as the UI shows it: passed when approved, a warning while awaiting."""
+    waiting = status == "awaiting_review"
+    how = f"localize approve {video} --to {lang}, or materialize with config approve: true"
+    return dg.AssetCheckResult(
+        check_name="approved",
+        asset_key=dg.AssetKey("translation_review"),
+        passed=not waiting,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"awaiting review: {how}" if waiting else f"approved (policy {policy})",
+        metadata={"policy": policy, "status": status.replace("_", " ")},
+    )
 
 
 def _line_table(fits: Iterable[LineFit]) -> dg.TableMetadataValue:

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -23,11 +24,20 @@ from rich.console import Console
 from rich.table import Table
 
 from localization_core import media
-from localization_core.catalog import check_language, list_records, load_record, set_preset
+from localization_core.catalog import (
+    ReviewPolicy,
+    check_language,
+    check_video_id,
+    list_records,
+    load_record,
+    set_preset,
+    set_review_policy,
+)
 from localization_core.errors import InvalidInputError, LocalizationError
 from localization_core.glossary import Glossary, load_glossary, read_glossary, set_glossary
 from localization_core.llm_server import needs_local_server, serving
 from localization_core.presets import resolve
+from localization_core.review import load_review
 from localization_core.settings import get_settings
 from localization_core.stages.localized_video import output_prefix
 from localization_core.stages.voice_refs import set_user_ref
@@ -40,6 +50,7 @@ from localization_dagster.freshness import (
     glossary_state,
     plan,
     preset_state,
+    review_state,
     source_state,
 )
 from localization_dagster.orphans import mark_orphans
@@ -49,6 +60,7 @@ from localization_dagster.registration import (
     request_languages,
 )
 from localization_dagster.resources import Toolkit, toolkit
+from localization_dagster.review import approval_config, export_pair, gate_of, submit_file
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
     VIDEO_ASSETS,
@@ -62,6 +74,17 @@ from localization_dagster.status import status_rows
 CLIP_ARGUMENT = typer.Argument(..., help="a 3-30 s recording of the speaker (any audio)")
 GLOSSARY_OPTION = typer.Option(
     None, "--glossary", help="CSV of terms (source,target,language) this video must keep"
+)
+REVIEW_OPTION = typer.Option(
+    None,
+    "--review",
+    help="review gate after translation: auto (approve at once) or required (hold each "
+    "localization until `localize approve`); default: REVIEW_POLICY",
+)
+TO_ONE = typer.Option(..., "--to", help="the target language of the localization")
+REVIEW_FILE = typer.Argument(None, help="a review file to submit (.csv or .srt)")
+EXPORT_OPTION = typer.Option(
+    None, "--export", help="write the review file (.csv: text, timing, speaker; .srt)"
 )
 app = typer.Typer(
     help="Localize videos: dub, subtitle and lip-sync them into other languages.",
@@ -188,6 +211,8 @@ def _run_level(
     states: list[AssetState],
     partition: str,
     forced: set[str],
+    *,
+    config: dict[str, Any] | None = None,
 ) -> None:
     """Materialize what ``states`` says is due (and what ``forced`` names); say what is reused."""
     from localization_dagster.definitions import current, defs
@@ -205,7 +230,7 @@ def _run_level(
             out.print(f"  [yellow]![/yellow] {state.asset} is stale: {state.reason}")
     if due:
         with _translation_service(due):
-            run_id = materialize(current(), instance, due, partition, _progress)
+            run_id = materialize(current(), instance, due, partition, _progress, config=config)
         out.print(f"run {run_id}", highlight=False)
 
 
@@ -247,20 +272,36 @@ def _forced(force: str | None) -> set[str]:
     return downstream(defs, force) & everything
 
 
+@dataclass(frozen=True)
+class _PairInputs:
+    """What a localization depends on that Dagster does not see."""
+
+    preset: str
+    glossary: Glossary
+    review: str
+
+
 def _with_inputs(
-    checker: StaleChecker, state: AssetState, key: str, preset: str, glossary: Glossary
+    checker: StaleChecker, state: AssetState, key: str, inputs: _PairInputs
 ) -> AssetState:
     """``state`` also judged against the inputs Dagster does not see: the video's preset (for
-    the sync plan) and its glossary (for the translation)."""
+    the sync plan), its glossary (for the translation) and reviewers' decisions (the gate)."""
     if state.asset == "sync_plan":
-        return preset_state(checker, state, key, preset)
+        return preset_state(checker, state, key, inputs.preset)
     if state.asset == "translation":
+        glossary = inputs.glossary
         return glossary_state(checker, state, key, glossary.digest() if glossary.terms else "")
+    if state.asset == "translation_review":
+        return review_state(checker, state, key, inputs.review)
     return state
 
 
-def _localize(video_id: str, targets: list[str], force: str | None = None) -> list[Path]:
-    """Materialize only what is missing, stale or forced: the video level, then each target."""
+def _localize(
+    video_id: str, targets: list[str], force: str | None = None, approver: str | None = None
+) -> list[Path]:
+    """Materialize only what is missing, stale or forced: the video level, then each target
+    (approving its review gate first when ``approver`` is given); a pair that awaits review
+    stops after its translation."""
     from localization_dagster.definitions import defs
 
     rt = toolkit()
@@ -280,41 +321,75 @@ def _localize(video_id: str, targets: list[str], force: str | None = None) -> li
         out.print(f"[bold]{video_id} -> {target}[/bold] (preset {preset})", highlight=False)
         checker = StaleChecker(instance, defs)  # after the video-level run
         states = [checker.state(asset, str(key)) for asset in LOCALIZATION_ASSETS]
-        glossary = load_glossary(rt.storage, video_id, target)
-        states = [_with_inputs(checker, st, str(key), preset, glossary) for st in states]
-        _run_level(instance, states, key, forced)
+        inputs = _PairInputs(
+            preset=preset,
+            glossary=load_glossary(rt.storage, video_id, target),
+            review=load_review(rt.storage, video_id, target).digest(),
+        )
+        states = [_with_inputs(checker, st, str(key), inputs) for st in states]
+        config = approval_config(approver) if approver is not None else None
+        _run_level(instance, states, key, forced, config=config)
+        if gate_of(rt.storage, video_id, target, rt.settings.review_policy) != "approved":
+            out.print(
+                f"[yellow]{video_id} -> {target} awaits review[/yellow]: check the translation "
+                f"(localize edit {video_id} --to {target} --export FILE), then "
+                f"localize approve {video_id} --to {target}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            continue
         outputs.append(_summary(rt, video_id, target))
     return outputs
 
 
 @app.command()
 @one_line_errors
-def add(
+def add(  # noqa: PLR0917 - typer passes each option as a parameter
     video_or_path: str,
     to: str = typer.Option(..., "--to", help="target languages, comma separated (es,fr)"),
     source: str | None = typer.Option(None, "--from", help="source language (skip detection)"),
     video_id: str | None = typer.Option(None, "--id", help="video id (default: from the name)"),
     glossary: Path | None = GLOSSARY_OPTION,
+    review: str | None = REVIEW_OPTION,
 ) -> None:
     """Register a video (a path) or request more languages for a registered one (its id); only
     the requested (video, language) pairs are localized."""
     rt = toolkit()
     instance = open_instance(rt.settings)
     path = Path(video_or_path)
+    policy = _policy(review)
     if glossary is not None:
         read_glossary(glossary)  # one line before any work if it is malformed
     if not (path.suffix or path.exists()):
         if source:
             correct_source_language(rt, video_or_path, source)
         record = request_languages(rt, instance, video_or_path, _targets(to))
-        _store_glossary(rt, record.video_id, glossary)
+        _store_options(rt, record.video_id, glossary, policy)
         out.print(f"{record.video_id} -> {', '.join(record.targets)}", highlight=False)
         return
     record = register(
         rt, instance, path, targets=_targets(to), source_language=source, video_id=video_id
     )
-    _store_glossary(rt, record.video_id, glossary)
+    _store_options(rt, record.video_id, glossary, policy)
     out.print(f"registered [bold]{record.video_id}[/bold] -> {to}", highlight=False)
+
+
+def _policy(review: str | None) -> ReviewPolicy | None:
+    """The review policy of ``--review`` (None when not given), or one clear error."""
+    if review is None:
+        return None
+    if review not in ("auto", "required"):
+        raise InvalidInputError(f"--review {review!r}: use auto or required")
+    return "required" if review == "required" else "auto"
+
+
+def _store_options(
+    rt: Toolkit, video_id: str, glossary: Path | None, policy: ReviewPolicy | None
+) -> None:
+    _store_glossary(rt, video_id, glossary)
+    if policy is not None:
+        set_review_policy(rt.storage, video_id, policy)
+        out.print(f"review of {video_id}: {policy}", highlight=False)
 
 
 def _store_glossary(rt: Toolkit, video_id: str, glossary: Path | None) -> None:
@@ -339,10 +414,12 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
         None, "--force", help="redo on purpose: a STAGE and what follows it, or all"
     ),
     glossary: Path | None = GLOSSARY_OPTION,
+    review: str | None = REVIEW_OPTION,
 ) -> None:
     """Register (for a path) and localize a video now, in this process; only what is missing,
     failed or stale is materialized, the rest is reused."""
     rt = toolkit()
+    policy = _policy(review)
     chosen = preset.upper() if preset else None
     resolve(chosen, rt.settings.lipsync_provider, 0.0)  # one line before any work if refused
     if glossary is not None:
@@ -366,7 +443,7 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
         request_languages(rt, open_instance(rt.settings), vid, targets)
     if chosen:
         set_preset(rt.storage, vid, chosen)
-    _store_glossary(rt, vid, glossary)
+    _store_options(rt, vid, glossary, policy)
     _localize(vid, targets, force)
 
 
@@ -403,6 +480,55 @@ def demo(to: str = typer.Option("en", "--to", help="target language")) -> None:
 
 @app.command()
 @one_line_errors
+def approve(
+    video: str = typer.Argument(..., help="the video id"),
+    to: str = TO_ONE,
+    by: str = typer.Option("", "--by", help="who approves (recorded with the approval)"),
+) -> None:
+    """Approve a localization that awaits review; the stages after the gate then run here."""
+    rt = toolkit()
+    vid, lang = check_video_id(video), check_language(to)
+    load_record(rt.storage, vid)
+    if gate_of(rt.storage, vid, lang, rt.settings.review_policy) == "approved":
+        out.print(f"{vid} -> {lang} is approved already", highlight=False)
+        _localize(vid, [lang])
+        return
+    out.print(f"approving {vid} -> {lang}", highlight=False)
+    _localize(vid, [lang], approver=by or os.environ.get("USER", ""))
+
+
+@app.command()
+@one_line_errors
+def edit(
+    video: str = typer.Argument(..., help="the video id"),
+    file: Path | None = REVIEW_FILE,
+    to: str = TO_ONE,
+    export: Path | None = EXPORT_OPTION,
+) -> None:
+    """Export a localization's review file, or submit an edited one: it is checked whole, and
+    only the lines it changes are re-synthesized and re-synced."""
+    rt = toolkit()
+    vid, lang = check_video_id(video), check_language(to)
+    load_record(rt.storage, vid)
+    if export is not None:
+        count = export_pair(rt.storage, vid, lang, export)
+        out.print(f"wrote {count} lines of {vid} -> {lang} to {export}", highlight=False)
+        return
+    if file is None:
+        raise InvalidInputError("give the review FILE to submit, or --export FILE to write one")
+    if not file.is_file():
+        raise InvalidInputError(f"{file}: no such file")
+    changed = submit_file(rt.storage, vid, lang, file.read_bytes(), file.name)
+    if not changed:
+        out.print(f"{file.name}: no line changed; nothing to redo", highlight=False)
+        return
+    ids = ", ".join(map(str, changed))
+    out.print(f"{file.name}: accepted, lines {ids} changed", highlight=False)
+    _localize(vid, [lang])
+
+
+@app.command()
+@one_line_errors
 def status(video: str | None = typer.Argument(None, help="one video id (default: all)")) -> None:
     """Stage x partition: done, stale, failed (with stage and message), awaiting review."""
     rt = toolkit()
@@ -415,8 +541,13 @@ def status(video: str | None = typer.Argument(None, help="one video id (default:
     from localization_dagster.definitions import defs
 
     _mark_orphans(instance)
-    for row in status_rows(instance, defs, records):
-        colour = {"done": "green", "failed": "red", "stale": "yellow"}.get(row.status, "dim")
+    for row in status_rows(instance, defs, records, rt.storage, rt.settings.review_policy):
+        colour = {
+            "done": "green",
+            "failed": "red",
+            "stale": "yellow",
+            "awaiting review": "magenta",
+        }.get(row.status, "dim")
         table.add_row(row.partition, row.stage, f"[{colour}]{row.status}[/{colour}]", row.detail)
     out.print(table)
 

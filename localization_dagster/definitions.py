@@ -10,6 +10,7 @@ from localization_dagster.assets import LOCALIZATION_LEVEL, VIDEO_LEVEL
 from localization_dagster.automation import build_automation_sensor
 from localization_dagster.io import JsonArtifactIOManager
 from localization_dagster.resources import build_resources
+from localization_dagster.sensors.edits import build_edits_sensor
 from localization_dagster.sensors.requests import build_request_sensor
 from localization_dagster.sensors.uploads import build_upload_sensor
 
@@ -63,6 +64,7 @@ def build_definitions(settings: Settings | None = None, **overrides: Any) -> dg.
             build_upload_sensor(settings.sensor_interval_s),
             build_automation_sensor(settings.automation_interval_s),
             build_request_sensor(settings.sensor_interval_s),
+            build_edits_sensor(settings.sensor_interval_s),
         ],
         executor=_executor(),
     )

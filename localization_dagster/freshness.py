@@ -146,3 +146,18 @@ def plan(checker: StaleChecker, states: Sequence[AssetState], forced: set[str]) 
                 due.add(name)
                 pending.append(name)
     return [name for name in names if name in due]
+
+
+def review_state(
+    checker: StaleChecker, state: AssetState, partition: str, digest: str
+) -> AssetState:
+    """``translation_review`` against the pair's review state: stale when a reviewer approved or
+    edited since it last materialized."""
+    if state.status != "fresh":
+        return state
+    record = latest_materialization(checker.instance, "translation_review", partition)
+    shown = record.asset_materialization if record else None
+    used = shown.metadata.get("review") if shown else None
+    if getattr(used, "value", used) != digest:
+        return AssetState("translation_review", "stale", "a reviewer approved or edited lines")
+    return state

@@ -12,6 +12,7 @@ import dagster as dg
 
 from localization_core.artifacts import ARTIFACT_TYPES, SegmentResult, SyncWindow
 from localization_core.domain import Frozen
+from localization_core.storage.base import StorageBackend
 from localization_dagster.resources import StorageResource
 
 OP_TYPES: dict[str, type[Frozen]] = {
@@ -92,3 +93,12 @@ class JsonArtifactIOManager(dg.ConfigurableIOManager):
                 raise dg.DagsterInvariantViolationError("input has no upstream output")
             key = self._output_key(context.upstream_output)
         return _decode(self.storage.backend().read_bytes(key))
+
+
+def read_artifact(storage: StorageBackend, asset: str, partition: str) -> Frozen:
+    """The latest stored output of ``asset`` for ``partition`` (``intro`` or ``intro/es``), as
+    its IO manager wrote it; ``ObjectNotFoundError`` before the first materialization."""
+    found: Frozen = _from_envelope(
+        json.loads(storage.read_bytes(f"artifacts/{asset}/{partition}.json"))
+    )
+    return found

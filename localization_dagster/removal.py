@@ -37,7 +37,13 @@ def _segment_keys(storage: StorageBackend, video_id: str) -> list[str]:
 def _stored_keys(storage: StorageBackend, video_id: str, upload_key: str) -> list[str]:
     """Every object of the video except its catalog record."""
     keys = [upload_key, *_segment_keys(storage, video_id)]
-    for prefix in (f"videos/{video_id}/", f"localizations/{video_id}/", f"outputs/{video_id}/"):
+    prefixes = (
+        f"videos/{video_id}/",
+        f"localizations/{video_id}/",
+        f"outputs/{video_id}/",
+        f"edits/{video_id}/",
+    )
+    for prefix in prefixes:
         keys += [info.key for info in storage.list(prefix)]
     for asset in VIDEO_ASSETS:
         keys.append(f"artifacts/{asset}/{video_id}.json")

@@ -104,6 +104,7 @@ class PipelineResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     max_upload_bytes: int
     loudness_target_lufs: float
     upload_targets: list[str] = Field(default_factory=list)
+    review_policy: str = "auto"
 
     def limits(self) -> Limits:
         """The source limits ``ingest`` enforces."""
@@ -285,6 +286,7 @@ def build_resources(settings: Settings, *, secrets_from_env: bool = False) -> di
             max_duration_s=settings.max_duration_s,
             max_upload_bytes=settings.max_upload_bytes,
             loudness_target_lufs=settings.loudness_target_lufs,
+            review_policy=settings.review_policy,
             upload_targets=[
                 code.strip().lower() for code in settings.upload_targets.split(",") if code.strip()
             ],

@@ -1,10 +1,12 @@
 """In-process materialization for the CLI: the video-level run, then the localization run."""
 
+import logging
 import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
@@ -23,6 +25,9 @@ telemetry:
 
 # the CLI prints progress and one-line errors itself; the full event log stays in the instance
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# a pair awaiting review skips the dub and what follows it: Dagster's note that the dub's
+# blocking check then "emitted no result" is expected, not news for the user
+logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
 StepListener = Callable[[str, str, float], None]
 
 
@@ -161,8 +166,11 @@ def materialize(
     selection: Sequence[str],
     partition_key: str,
     listener: StepListener | None = None,
+    *,
+    config: dict[str, Any] | None = None,
 ) -> str:
-    """Materialize ``selection`` for one partition in this process; returns the run id."""
+    """Materialize ``selection`` for one partition in this process (``config``: the run config
+    of its ops); returns the run id."""
     token = uuid.uuid4().hex
     keys = [dg.AssetKey(name) for name in selection]
     job = defs.resolve_job_def(job_for(selection))
@@ -175,7 +183,7 @@ def materialize(
             asset_selection=keys,
             partition_key=partition_key,
             raise_on_error=False,
-            run_config=QUIET,
+            run_config={**QUIET, **(config or {})},
             tags={"localize/token": token, "localize/trigger": "cli", **process_tags()},
         )
     finally:

@@ -1,7 +1,5 @@
-"""`localize status`: stage x partition as done, stale, failed, running or missing.
-
-"Awaiting review" arrives with the review flow (DESIGN section 9); today's gate approves at once.
-"""
+"""`localize status`: stage x partition as done, stale, failed, running, missing, or awaiting
+review (the gate of a pair whose translation a reviewer has not approved yet)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -9,8 +7,11 @@ from dataclasses import dataclass
 import dagster as dg
 
 from localization_core.catalog import VideoRecord
+from localization_core.errors import LocalizationError
+from localization_core.storage.base import StorageBackend
 from localization_dagster.freshness import StaleChecker, source_state
 from localization_dagster.partitions import latest_materialization, localizations, videos
+from localization_dagster.review import gate_of
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
     VIDEO_ASSETS,
@@ -101,11 +102,29 @@ def _partitions(video: str, langs: Iterable[str]) -> list[str]:
     return [video, *(str(dg.MultiPartitionKey({"video": video, "lang": lang})) for lang in langs)]
 
 
+def _awaiting(storage: StorageBackend, partition: str, policy: str) -> StatusRow | None:
+    """The gate's row when the pair's translation awaits a reviewer's approval."""
+    lang, video = partition.split("|", maxsplit=1)
+    try:
+        status = gate_of(storage, video, lang, policy)
+    except LocalizationError:
+        return None
+    if status == "approved":
+        return None
+    how = f"localize approve {video} --to {lang}"
+    return StatusRow(partition, "translation_review", "awaiting review", how)
+
+
 def status_rows(
-    instance: dg.DagsterInstance, defs: dg.Definitions, records: Sequence[VideoRecord]
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions,
+    records: Sequence[VideoRecord],
+    storage: StorageBackend,
+    default_policy: str = "auto",
 ) -> list[StatusRow]:
     """Every stage of every partition of ``records`` (each video in the languages requested for
-    it): stale as Dagster's data versions say, and ``source_video`` also against the catalog."""
+    it): stale as Dagster's data versions say, ``source_video`` also against the catalog and a
+    pair's gate against its reviewers' approval."""
     checker = StaleChecker(instance, defs)
     rows: list[StatusRow] = []
     for record in records:
@@ -119,6 +138,8 @@ def status_rows(
             stages = VIDEO_ASSETS if partition == record.video_id else LOCALIZATION_ASSETS
             for asset in stages:
                 row = _row(instance, checker, asset, partition)
+                if asset == "translation_review" and row.status == "missing":
+                    row = _awaiting(storage, partition, default_policy) or row
                 if asset == "source_video" and row.status == "done":
                     source = source_state(checker, record)
                     if source.status == "stale":

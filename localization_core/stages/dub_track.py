@@ -11,6 +11,7 @@ reported line by line.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from localization_core.errors import TTSGenerationError
 from localization_core.providers.synthesis.base import Synthesizer, VoiceHint
 from localization_core.providers.translation.base import Shorten
 from localization_core.providers.translation.budget import chars_per_second
+from localization_core.review import slot_of
 from localization_core.timing import FADE_S, MAX_COMPRESS, FitPlan, plan_fit
 from localization_core.workspace import Workspace
 
@@ -83,19 +85,20 @@ class _LineRenderer:
         workspace: Workspace,
         synthesizer: Synthesizer,
         languages: tuple[str, str],
-        voice: VoiceHint,
+        voices: Callable[[str], VoiceHint],
         scratch: Path,
     ) -> None:
         self.workspace = workspace
         self.synthesizer = synthesizer
         self.source_language, self.language = languages
-        self.voice = voice
+        self.voices = voices
         self.scratch = scratch
         self.store = SegmentStore(workspace.storage, "cache/tts", ".wav")
+        self.synthesized = 0  # lines the synthesizer was asked for (the rest were cache hits)
 
     def clip(self, line: TranslatedLine) -> tuple[Samples, str]:
         """The trimmed TTS clip of ``line`` at MIX_RATE and its cache entry (synthesized once)."""
-        voice = self.voice.model_copy(update={"pace": self.pace(line)})
+        voice = self.voices(line.speaker).model_copy(update={"pace": self.pace(line)})
         key = cache_key(
             "tts",
             text=line.text,
@@ -108,6 +111,7 @@ class _LineRenderer:
                 line.text, self.language, self.local(voice), self.scratch / f"line-{line.id}.wav"
             )
             self.store.put(key, raw)
+            self.synthesized += 1
         local = self.workspace.local(self.store.key_for(key))
         resampled = media.resample_audio(
             local, self.scratch / f"line-{line.id}-48k.wav", rate=MIX_RATE, channels=1
@@ -123,10 +127,12 @@ class _LineRenderer:
         return voice.model_copy(update={"reference_audio": str(path)})
 
     def pace(self, line: TranslatedLine) -> float | None:
-        """How fast the source line is spoken relative to its language's usual rate."""
-        if line.budget <= 0 or not line.source_text.strip():
+        """How fast the source line is spoken relative to its language's usual rate (from
+        where it was spoken: a reviewer's retiming does not change the voice)."""
+        spoken = slot_of(line).duration
+        if spoken <= 0 or not line.source_text.strip():
             return None
-        rate = len(" ".join(line.source_text.split())) / line.budget
+        rate = len(" ".join(line.source_text.split())) / spoken
         return round(rate / chars_per_second(self.source_language), 2)
 
 
@@ -151,6 +157,7 @@ def _render_line(
     slot = line.slot
     if not line.text.strip():
         return LineFit(id=line.id, slot=slot, action="empty")
+    asked = renderer.synthesized
     try:
         clip, key = renderer.clip(line)
         plan = plan_fit(len(clip) / MIX_RATE, slot, next_start)
@@ -179,6 +186,7 @@ def _render_line(
         spoken_text=shorter or "",
         reason=_cut_reason(synth_s, plan) if plan.cut else "",
         key=key,
+        cached=renderer.synthesized == asked,
     )
 
 
@@ -196,15 +204,29 @@ def speaker_voice(
 ) -> VoiceHint:
     """The speaker's median pitch from the vocals and their reference clip, for voice
     matching and cloning."""
+    return speaker_voices(workspace, stems, refs)(speaker)
+
+
+def speaker_voices(
+    workspace: Workspace, stems: Stems, refs: VoiceRefs | None = None
+) -> Callable[[str], VoiceHint]:
+    """Each speaker's voice: the median pitch of the vocals and the speaker's own reference
+    clip (a line a reviewer gave to another speaker takes that speaker's reference)."""
     samples, rate = read_audio(workspace.local(stems.speech_key), mono=True)
-    ref = refs.of(speaker) if refs else None
-    return VoiceHint(
-        speaker=speaker,
-        median_pitch_hz=median_pitch_hz(samples, rate),
-        reference_audio=ref.key if ref else None,
-        reference_digest=ref.digest if ref else None,
-        reference_text=ref.text if ref else None,
-    )
+    pitch = median_pitch_hz(samples, rate)
+
+    @functools.cache
+    def voice(speaker: str) -> VoiceHint:
+        ref = refs.of(speaker) if refs else None
+        return VoiceHint(
+            speaker=speaker,
+            median_pitch_hz=pitch,
+            reference_audio=ref.key if ref else None,
+            reference_digest=ref.digest if ref else None,
+            reference_text=ref.text if ref else None,
+        )
+
+    return voice
 
 
 def build_dub_track(
@@ -227,7 +249,7 @@ def build_dub_track(
     voice = np.zeros(int(duration * MIX_RATE) + 1, dtype=np.float32)
     languages = (translation.source_language, language)
     renderer = _LineRenderer(
-        workspace, synthesizer, languages, speaker_voice(workspace, stems, voice_refs), scratch
+        workspace, synthesizer, languages, speaker_voices(workspace, stems, voice_refs), scratch
     )
     lines = translation.lines
     fits: list[LineFit] = []
@@ -251,6 +273,7 @@ def build_dub_track(
         has_speech=bool(lines),
         synthesizer=synthesizer.name,
         voice=synthesizer.describe(language),
+        synthesized_lines=renderer.synthesized,
     )
 
 

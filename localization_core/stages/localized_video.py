@@ -10,12 +10,13 @@ from localization_core.artifacts import (
     DubTrack,
     LipSync,
     LocalizedVideo,
+    ReviewDecision,
     SourceVideo,
     Stems,
     SyncPlan,
 )
 from localization_core.domain import MediaProbe, Transcript, TranslatedLine, Translation
-from localization_core.subtitles import cues_from_lines, write_subtitles
+from localization_core.subtitles import cues_from_lines, fast_cues, write_subtitles
 from localization_core.workspace import Workspace
 
 ISO_639_2 = {
@@ -58,10 +59,16 @@ def build_report(
     dub: DubTrack,
     plan: SyncPlan,
     lipsync: LipSync,
+    review: ReviewDecision | None = None,
 ) -> dict[str, Any]:
     """Everything a reviewer needs to judge one localization, as plain JSON."""
     fits = dub.lines
     return {
+        "review": {
+            "policy": review.policy if review else "auto",
+            "note": review.note if review else "",
+            "edited_lines": list(review.edited_lines) if review else [],
+        },
         "video": source.video_id,
         "source": {
             "file": source.filename,
@@ -109,6 +116,8 @@ def build_report(
             ],
             "failed_lines": [{"id": f.id, "reason": f.reason} for f in fits if f.failed],
             "loudness_lufs": dub.loudness_lufs,
+            "synthesized_lines": dub.synthesized_lines,
+            "cached_lines": sum(f.cached for f in fits),
         },
         "sync": {
             "engine": plan.engine,
@@ -192,7 +201,11 @@ def assemble(
         duration=source.probe.picture_duration,
         rotation=source.probe.rotation if lipsync.composited else None,
     )
-    cues = cues_from_lines(spoken_lines(translation, dub), fps=float(source.probe.fps or 25))
+    cues = cues_from_lines(
+        spoken_lines(translation, dub),
+        fps=float(source.probe.fps or 25),
+        duration=source.probe.picture_duration,
+    )
     srt = write_subtitles(cues, scratch / f"{name}.srt")
     vtt = write_subtitles(cues, scratch / f"{name}.vtt")
     facts = media.probe(video)
@@ -206,6 +219,8 @@ def assemble(
             "subtitle_cues": len(cues),
             "fast_cues": sum(c.fast for c in cues),
         },
+        # cues read faster than 17 characters per second: kept, listed for the reviewer
+        "subtitles": {"cues": len(cues), "fast": fast_cues(cues)},
     }
     report_path = scratch / "report.json"
     report_path.write_text(json.dumps(report, indent=2, default=str))

@@ -1,9 +1,11 @@
 """Localization-level assets: translation, review gate, dub track, sync plan, delivery."""
 
 import json
+import warnings
 from collections.abc import Iterator
 
 import dagster as dg
+from pydantic import Field
 
 from localization_core.artifacts import (
     DubTrack,
@@ -18,6 +20,15 @@ from localization_core.artifacts import (
 )
 from localization_core.catalog import load_record
 from localization_core.domain import Transcript, Translation
+from localization_core.review import (
+    apply_edits,
+    approve,
+    edited_ids,
+    gate_status,
+    load_review,
+    save_review,
+    translation_digest,
+)
 from localization_core.stages.dub_track import build_dub_track
 from localization_core.stages.localized_video import assemble, build_report
 from localization_core.stages.sync_plan import plan_sync
@@ -35,9 +46,11 @@ from localization_dagster.assets.common import (
 from localization_dagster.checks import (
     DUB_CHECKS,
     OUTPUT_CHECKS,
+    REVIEW_CHECK,
     SYNC_CHECKS,
     dub_checks,
     output_check,
+    review_check,
     sync_check,
 )
 from localization_dagster.report import report_metadata, stage_seconds
@@ -91,24 +104,71 @@ def translation(
     )
 
 
+class ReviewConfig(dg.Config):
+    """What a reviewer does when materializing the gate from the UI or an approval file."""
+
+    approve: bool = Field(False, description="approve the current translation")
+    reviewer: str = Field("", description="who approves (recorded with the approval)")
+
+
 @dg.asset(
     partitions_def=localizations,
     group_name="localization",
     automation_condition=EAGER,
     code_version=version_of("translation_review"),
+    output_required=False,
+    check_specs=[REVIEW_CHECK],
 )
 def translation_review(
-    context: dg.AssetExecutionContext, translation: Translation, storage: StorageResource
-) -> dg.Output[ReviewDecision]:
-    """The review gate after translation. Under the ``auto`` policy it approves at once."""
-    record = load_record(storage.backend(), video_id(context))
+    context: dg.AssetExecutionContext,
+    config: ReviewConfig,
+    translation: Translation,
+    storage: StorageResource,
+    pipeline: PipelineResource,
+) -> Iterator[dg.Output[ReviewDecision] | dg.AssetCheckResult]:
+    """The review gate after translation, with reviewers' edits applied. Under ``required`` it
+    materializes only once a reviewer approved this translation: until then nothing after it
+    runs and its ``approved`` check says the localization awaits review."""
+    backend = storage.backend()
+    video, lang = video_id(context), language(context)
+    policy = load_record(backend, video).review_policy or pipeline.review_policy
+    state = load_review(backend, video, lang)
+    if config.approve:
+        state = save_review(backend, video, lang, approve(state, translation, config.reviewer))
+    status = gate_status(policy, state, translation)
+    yield review_check(policy, status, video, lang)
+    if status == "awaiting_review":
+        context.log.info(f"{video} -> {lang} awaits review: localize approve {video} --to {lang}")
+        return
+    reviewed = apply_edits(translation, state)
+    edited = edited_ids(translation, state)
+    note = "approved automatically (policy auto)" if policy == "auto" else (
+        f"approved by {state.approved_by or 'a reviewer'}"
+    )  # fmt: skip
     decision = ReviewDecision(
-        policy=record.review_policy,
-        status="approved",
-        translation=translation,
-        note="approved automatically (policy auto)",
+        policy="required" if policy == "required" else "auto",
+        status=status,
+        translation=reviewed,
+        note=note,
+        edited_lines=tuple(edited),
+        review=state.digest(),
     )
-    return dg.Output(decision, metadata={"policy": decision.policy, "status": decision.status})
+    with warnings.catch_warnings():  # data versions of an output are beta in Dagster
+        warnings.simplefilter("ignore")
+        output = dg.Output(
+            decision,
+            # what the stages after the gate read: unchanged by an approval, new after an edit
+            data_version=dg.DataVersion(translation_digest(reviewed)),
+            metadata={
+                "policy": decision.policy,
+                "status": decision.status,
+                "note": note,
+                "review": decision.review,
+                "edited_lines": len(edited),
+                "approved_at": state.approved_at.isoformat() if state.approved_at else "-",
+            },
+        )
+    yield output
 
 
 @dg.asset(
@@ -245,6 +305,7 @@ def localized_video(
             dub=dub_track,
             plan=sync_plan,
             lipsync=lipsync,
+            review=translation_review,
         )
         result = assemble(
             storage.workspace(),

@@ -129,7 +129,7 @@ def shown(project: Project) -> dict[str, tuple[str, str]]:
     from localization_dagster.status import status_rows
 
     record = load_record(toolkit().storage, project.video_id)
-    rows = status_rows(project.instance, defs, [record])
+    rows = status_rows(project.instance, defs, [record], toolkit().storage)
     return {row.stage: (row.status, row.detail) for row in rows if row.partition == record.video_id}
 
 

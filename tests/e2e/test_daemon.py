@@ -1,5 +1,7 @@
 """With a real dagster-daemon, registering a video is all it takes: the upload sensor starts
-source_video and declarative automation carries every later stage, each exactly once."""
+source_video and declarative automation carries every later stage, each exactly once; under the
+``required`` review policy it holds the pair after its translation until an approval file is
+dropped into storage, then carries it on."""
 
 from __future__ import annotations
 
@@ -64,8 +66,29 @@ def _tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _hold_until_approved(
+    instance: dg.DagsterInstance, daemon: subprocess.Popen[bytes], started: float, data: Path
+) -> None:
+    """The pair stops after its translation (the gate's check says it awaits review) and stays
+    there through automation's next ticks; then a reviewer drops an approval file."""
+    gate = dg.AssetCheckKey(dg.AssetKey("translation_review"), "approved")
+    while instance.get_latest_asset_check_evaluation_record(gate) is None:
+        problem = _problem(daemon, instance, started)
+        assert problem is None, problem
+        time.sleep(1.0)
+    _wait_until_quiet(instance, started)  # 4 intervals of automation (2 s each) with no run
+    record = instance.get_latest_asset_check_evaluation_record(gate)
+    assert record is not None and record.evaluation is not None
+    assert not record.evaluation.passed and "awaiting review" in str(record.evaluation.description)
+    for name in ("translation_review", "dub_track", "localized_video"):
+        assert not instance.fetch_materializations(dg.AssetKey(name), limit=1).records, name
+    approval = data / "storage" / "edits" / "french-face" / "en" / "approve"
+    approval.parent.mkdir(parents=True)
+    approval.write_text("ops-team\n")
+
+
 @pytest.mark.timeout(DEADLINE_S + 120)
-def test_registering_a_video_is_enough_under_the_daemon(
+def test_registering_a_video_is_enough_under_the_daemon_and_review_holds_it(
     tmp_path: Path, french_face_clip: Path
 ) -> None:
     data = tmp_path / "data"
@@ -82,10 +105,12 @@ def test_registering_a_video_is_enough_under_the_daemon(
     try:
         started = time.monotonic()
         added = subprocess.run(
-            [str(REPO / ".venv" / "bin" / "localize"), "add", str(french_face_clip), "--to", "en"],
+            [str(REPO / ".venv" / "bin" / "localize"), "add", str(french_face_clip), "--to", "en",
+             "--review", "required"],
             env=env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
+        _hold_until_approved(instance, daemon, started, data)
         outputs = data / "storage" / "outputs" / "french-face" / "en"
         report = outputs / "report.json"  # written last: the delivery is complete
         while not report.exists():
@@ -108,8 +133,18 @@ def test_registering_a_video_is_enough_under_the_daemon(
     assert runs and all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs), summary
     triggers = sorted(run.tags.get("localize/trigger", "automation") for run in runs)
     assert triggers.count("upload") == 1, "the upload sensor launches source_video once"
+    assert triggers.count("review") == 1, "the edits sensor approves once"
+    assert delivery.report["review"]["note"] == "approved by ops-team"
+    assert not (data / "storage" / "edits" / "french-face" / "en" / "approve").exists()
     # nothing computed twice: every asset partition materialized exactly once
-    for name in ("source_video", "stems", "transcript", "translation", "localized_video"):
+    for name in (
+        "source_video",
+        "stems",
+        "transcript",
+        "translation",
+        "translation_review",
+        "localized_video",
+    ):
         records = instance.fetch_materializations(dg.AssetKey(name), limit=10).records
         assert len(records) == 1, f"{name} materialized {len(records)} times:\n{summary}"
     print(f"registered -> delivered in {took:.1f} s over {len(runs)} runs")

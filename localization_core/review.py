@@ -1,0 +1,350 @@
+"""Review between stages (DESIGN section 9): the gate's state, review files and reviewers' edits.
+
+A localization's review state lives at ``localizations/<video>/<lang>/review.json``: which
+machine translation a reviewer approved (by its digest: a new machine translation needs a new
+approval) and the reviewer's version of every line they changed. The edits are applied on top of
+whatever the translator produces, so a later re-translation never discards them.
+
+A review file lists every dub line: SRT (cue number = line id; text and timing) or CSV (id,
+start, end, speaker, source_text, translation; ``source_text`` is there to read, not to edit).
+A submitted file is checked whole and rejected with one line naming the first problem, or it
+becomes the new set of edits.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import srt
+from pydantic import Field
+
+from localization_core.domain import Frozen, Span, TranslatedLine, Translation
+from localization_core.errors import InvalidInputError, ObjectNotFoundError
+from localization_core.media import atomic_output
+from localization_core.storage.base import StorageBackend
+
+GateStatus = Literal["approved", "awaiting_review"]
+CSV_COLUMNS = ("id", "start", "end", "speaker", "source_text", "translation")
+SPEAKER = re.compile(r"[A-Za-z0-9_-]{1,32}")
+TIME_TOLERANCE_S = 0.001
+REVIEW_SUFFIXES = (".csv", ".srt")
+
+
+class LineEdit(Frozen):
+    """A reviewer's version of one dub line."""
+
+    id: int = Field(ge=1)
+    start: float
+    end: float
+    speaker: str
+    text: str
+
+
+class ReviewState(Frozen):
+    """What reviewers decided for one localization."""
+
+    approved: str | None = Field(None, description="digest of the machine translation approved")
+    approved_by: str = ""
+    approved_at: datetime | None = None
+    edits: tuple[LineEdit, ...] = ()
+    submissions: int = Field(0, description="review files accepted so far")
+
+    def digest(self) -> str:
+        """Identifies the decisions: a new approval or edit changes it."""
+        basis = self.model_dump_json(include={"approved", "edits"})
+        return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+
+def review_key(video_id: str, language: str) -> str:
+    """Storage key of a localization's review state."""
+    return f"localizations/{video_id}/{language}/review.json"
+
+
+def load_review(storage: StorageBackend, video_id: str, language: str) -> ReviewState:
+    """The review state of one localization (empty before any decision)."""
+    try:
+        return ReviewState.model_validate_json(storage.read_bytes(review_key(video_id, language)))
+    except ObjectNotFoundError:
+        return ReviewState()
+
+
+def save_review(
+    storage: StorageBackend, video_id: str, language: str, state: ReviewState
+) -> ReviewState:
+    """Write the review state atomically."""
+    storage.write_bytes(review_key(video_id, language), state.model_dump_json(indent=2).encode())
+    return state
+
+
+def translation_digest(translation: Translation) -> str:
+    """Identifies a machine translation's lines (what an approval applies to)."""
+    lines = [line.model_dump(mode="json") for line in translation.lines]
+    return hashlib.sha256(json.dumps(lines, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def gate_status(policy: str, state: ReviewState, machine: Translation) -> GateStatus:
+    """``approved`` under the auto policy or once this machine translation was approved."""
+    if policy == "auto" or state.approved == translation_digest(machine):
+        return "approved"
+    return "awaiting_review"
+
+
+def approve(state: ReviewState, machine: Translation, reviewer: str) -> ReviewState:
+    """``state`` with ``machine`` approved by ``reviewer`` (unchanged if it already was)."""
+    digest = translation_digest(machine)
+    if state.approved == digest:
+        return state
+    update = {"approved": digest, "approved_by": reviewer, "approved_at": datetime.now(UTC)}
+    return state.model_copy(update=update)
+
+
+def apply_edits(machine: Translation, state: ReviewState) -> Translation:
+    """The translation as reviewers left it: their text, timing and speaker where they changed a
+    line. A retimed line keeps its source slot, which sets the voice's pace."""
+    edits = {edit.id: edit for edit in state.edits}
+    lines = []
+    for line in machine.lines:
+        edit = edits.get(line.id)
+        if edit is None:
+            lines.append(line)
+            continue
+        moved = (edit.start, edit.end) != (line.start, line.end)
+        update = {"start": edit.start, "end": edit.end, "speaker": edit.speaker, "text": edit.text}
+        if moved and line.source_slot is None:
+            update["source_slot"] = line.slot
+        lines.append(line.model_copy(update=update))
+    return machine.model_copy(update={"lines": tuple(lines)})
+
+
+def edited_ids(machine: Translation, state: ReviewState) -> list[int]:
+    """Ids of the lines a reviewer changed."""
+    known = {line.id for line in machine.lines}
+    return [edit.id for edit in state.edits if edit.id in known]
+
+
+def _as_edit(line: TranslatedLine) -> LineEdit:
+    return LineEdit(
+        id=line.id, start=line.start, end=line.end, speaker=line.speaker, text=line.text
+    )
+
+
+def _same(a: LineEdit, b: LineEdit) -> bool:
+    close = abs(a.start - b.start) <= TIME_TOLERANCE_S and abs(a.end - b.end) <= TIME_TOLERANCE_S
+    return close and a.speaker == b.speaker and " ".join(a.text.split()) == " ".join(b.text.split())
+
+
+def submit(
+    state: ReviewState, machine: Translation, rows: Sequence[LineEdit]
+) -> tuple[ReviewState, list[int]]:
+    """The state after a validated review file and the ids whose line it changed. Lines equal to
+    the machine's carry no edit (a reverted line follows the translator again)."""
+    current = {line.id: _as_edit(line) for line in apply_edits(machine, state).lines}
+    originals = {line.id: _as_edit(line) for line in machine.lines}
+    changed = [row.id for row in rows if not _same(row, current[row.id])]
+    edits = tuple(row for row in rows if not _same(row, originals[row.id]))
+    update = {"edits": edits, "submissions": state.submissions + 1}
+    return state.model_copy(update=update), changed
+
+
+# --- review files ---------------------------------------------------------------------------
+
+
+def export_review(translation: Translation, path: Path) -> Path:
+    """Write the review file of ``translation`` (CSV or SRT, by suffix) atomically."""
+    suffix = path.suffix.lower()
+    if suffix not in REVIEW_SUFFIXES:
+        raise InvalidInputError(f"{path.name}: a review file is .csv or .srt")
+    text = _csv_text(translation) if suffix == ".csv" else _srt_text(translation)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def _csv_text(translation: Translation) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for line in translation.lines:
+        writer.writerow(
+            [line.id, f"{line.start:.3f}", f"{line.end:.3f}", line.speaker, line.source_text,
+             line.text]
+        )  # fmt: skip
+    return buffer.getvalue()
+
+
+def _srt_text(translation: Translation) -> str:
+    cues = [
+        srt.Subtitle(
+            index=line.id,
+            start=timedelta(seconds=line.start),
+            end=timedelta(seconds=line.end),
+            content=line.text or "-",
+        )
+        for line in translation.lines
+    ]
+    composed: str = srt.compose(cues, reindex=False)
+    return composed
+
+
+def read_review_file(path: Path, speakers: dict[int, str]) -> list[LineEdit]:
+    """The rows of a review file (``speakers``: each id's speaker, for SRT, which has none),
+    or one ``InvalidInputError`` line naming the file and the problem."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    return parse_review(raw, path.name, speakers)
+
+
+def parse_review(raw: bytes, name: str, speakers: dict[int, str]) -> list[LineEdit]:
+    """Rows of review-file bytes named ``name`` (see ``read_review_file``)."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in REVIEW_SUFFIXES:
+        raise InvalidInputError(f"{name}: a review file is .csv or .srt")
+    text = _decoded(raw, name)
+    try:
+        return _parse_csv(text) if suffix == ".csv" else _parse_srt(text, speakers)
+    except _ParseError as exc:
+        raise InvalidInputError(f"{name}: line {exc.line}: {exc.reason}") from None
+
+
+def _decoded(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidInputError(
+            f"{name}: not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line}); save it as UTF-8"
+        ) from None
+
+
+class _ParseError(Exception):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+def _seconds(value: str, line: int, column: str) -> float:
+    text = value.strip()
+    try:
+        if ":" in text:
+            seconds: float = srt.srt_timestamp_to_timedelta(text.replace(".", ",")).total_seconds()
+            return seconds
+        return float(text)
+    except ValueError:
+        reason = f"{column} {value!r} is not a time (seconds or HH:MM:SS,mmm)"
+        raise _ParseError(line, reason) from None
+
+
+def _parse_csv(text: str) -> list[LineEdit]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None or tuple(cell.strip().lower() for cell in header) != CSV_COLUMNS:
+        raise _ParseError(1, f"the header must be {','.join(CSV_COLUMNS)}")
+    rows = []
+    try:
+        for cells in reader:
+            number = reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(CSV_COLUMNS):
+                raise _ParseError(number, f"{len(cells)} fields, expected {len(CSV_COLUMNS)}")
+            rows.append(_csv_row(cells, number))
+    except csv.Error as exc:
+        raise _ParseError(reader.line_num, str(exc)) from None
+    return rows
+
+
+def _csv_row(cells: list[str], number: int) -> LineEdit:
+    ident, start, end, speaker, _source, text = cells
+    if not ident.strip().isdigit() or int(ident) < 1:
+        raise _ParseError(number, f"id {ident!r} is not a line id (1, 2, ...)")
+    if not SPEAKER.fullmatch(speaker.strip()):
+        raise _ParseError(number, f"speaker {speaker!r} is not a speaker id (e.g. S1)")
+    return LineEdit(
+        id=int(ident),
+        start=_seconds(start, number, "start"),
+        end=_seconds(end, number, "end"),
+        speaker=speaker.strip(),
+        text=" ".join(text.split()),
+    )
+
+
+def _parse_srt(text: str, speakers: dict[int, str]) -> list[LineEdit]:
+    try:
+        cues = list(srt.parse(text))
+    except srt.SRTParseError as exc:
+        raise _ParseError(text.count("\n", 0, exc.expected_start) + 1, _srt_problem(exc)) from None
+    return [
+        LineEdit(
+            id=cue.index,
+            start=cue.start.total_seconds(),
+            end=cue.end.total_seconds(),
+            speaker=speakers.get(cue.index, "S1"),
+            text=" ".join(cue.content.split()) if cue.content.strip() != "-" else "",
+        )
+        for cue in cues
+    ]
+
+
+def _srt_problem(exc: srt.SRTParseError) -> str:
+    found = (str(exc.unmatched_content).strip().splitlines() or [""])[0][:40]
+    return f"not an SRT cue (number, 'HH:MM:SS,mmm --> HH:MM:SS,mmm', text): {found!r}"
+
+
+def validate_edits(rows: Sequence[LineEdit], machine: Translation, duration: float) -> None:
+    """Refuse a review file that does not list every line exactly once, or whose times are
+    inverted, outside the video or overlapping: one ``InvalidInputError`` line."""
+    known = [line.id for line in machine.lines]
+    seen: set[int] = set()
+    for row in rows:
+        if row.id in seen:
+            raise InvalidInputError(f"line id {row.id} appears twice")
+        seen.add(row.id)
+    unknown = sorted(seen - set(known))
+    if unknown:
+        span = f"{known[0]}-{known[-1]}" if known else "none"
+        raise InvalidInputError(f"unknown line id {unknown[0]} (this localization has {span})")
+    missing = [ident for ident in known if ident not in seen]
+    if missing:
+        listed = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        raise InvalidInputError(f"missing line ids: {listed} (list every line, changed or not)")
+    for row in rows:
+        _check_times(row, duration)
+    ordered = sorted(rows, key=lambda row: row.id)
+    for first, second in itertools.pairwise(ordered):
+        if second.start < first.start:
+            raise InvalidInputError(
+                f"line {second.id} starts before line {first.id}: lines keep their order"
+            )
+        if first.end > second.start + TIME_TOLERANCE_S:
+            raise InvalidInputError(
+                f"lines {first.id} and {second.id} overlap: {first.id} ends at {first.end:.3f} s,"
+                f" {second.id} starts at {second.start:.3f} s"
+            )
+
+
+def _check_times(row: LineEdit, duration: float) -> None:
+    if row.end <= row.start:
+        raise InvalidInputError(
+            f"line {row.id}: ends at {row.end:.3f} s, not after its start {row.start:.3f} s"
+        )
+    if row.start < 0 or row.end > duration + TIME_TOLERANCE_S:
+        raise InvalidInputError(
+            f"line {row.id}: {row.start:.3f}-{row.end:.3f} s is outside the video "
+            f"(0-{duration:.3f} s)"
+        )
+
+
+def slot_of(line: TranslatedLine) -> Span:
+    """The slot the source speech took: the pace of the voice is set by it, not by a retiming."""
+    return line.source_slot or line.slot

@@ -1,0 +1,81 @@
+"""The review flow around the ``translation_review`` gate: what it waits for, review files in
+and out, and the run config that approves (CLI, edits sensor and UI alike)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from localization_core.artifacts import SourceVideo
+from localization_core.catalog import load_record
+from localization_core.domain import Translation
+from localization_core.errors import InvalidInputError, ObjectNotFoundError
+from localization_core.review import (
+    GateStatus,
+    apply_edits,
+    export_review,
+    gate_status,
+    load_review,
+    parse_review,
+    save_review,
+    submit,
+    validate_edits,
+)
+from localization_core.storage.base import StorageBackend
+from localization_dagster.io import read_artifact
+
+
+def approval_config(reviewer: str) -> dict[str, Any]:
+    """Run config of a run that approves the gate (what the UI's launchpad takes too)."""
+    return {"ops": {"translation_review": {"config": {"approve": True, "reviewer": reviewer}}}}
+
+
+def machine_translation(storage: StorageBackend, video: str, lang: str) -> Translation:
+    """The translator's latest output for the pair, or one line saying there is none yet."""
+    try:
+        found = read_artifact(storage, "translation", f"{video}/{lang}")
+    except ObjectNotFoundError:
+        raise InvalidInputError(
+            f"{video} -> {lang} has no translation yet (localize run {video} --to {lang})"
+        ) from None
+    assert isinstance(found, Translation)
+    return found
+
+
+def picture_duration(storage: StorageBackend, video: str) -> float:
+    """How long the localized picture is: review times must lie within it."""
+    source = read_artifact(storage, "source_video", video)
+    assert isinstance(source, SourceVideo)
+    return source.probe.picture_duration
+
+
+def gate_of(storage: StorageBackend, video: str, lang: str, default_policy: str) -> GateStatus:
+    """Where the pair's gate stands now (approved, or awaiting review)."""
+    policy = load_record(storage, video).review_policy or default_policy
+    machine = machine_translation(storage, video, lang)
+    return gate_status(policy, load_review(storage, video, lang), machine)
+
+
+def export_pair(storage: StorageBackend, video: str, lang: str, path: Path) -> int:
+    """Write the pair's review file (the translation as reviewers left it); its line count."""
+    machine = machine_translation(storage, video, lang)
+    reviewed = apply_edits(machine, load_review(storage, video, lang))
+    export_review(reviewed, path)
+    return len(reviewed.lines)
+
+
+def submit_file(storage: StorageBackend, video: str, lang: str, raw: bytes, name: str) -> list[int]:
+    """Validate a review file whole and store it as the pair's edits; the ids it changed.
+    Nothing is stored when it is refused (one ``InvalidInputError`` line)."""
+    machine = machine_translation(storage, video, lang)
+    state = load_review(storage, video, lang)
+    current = apply_edits(machine, state)
+    rows = parse_review(raw, name, {line.id: line.speaker for line in current.lines})
+    try:
+        validate_edits(rows, machine, picture_duration(storage, video))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{name}: {exc}") from None
+    new_state, changed = submit(state, machine, rows)
+    if changed:
+        save_review(storage, video, lang, new_state)
+    return changed
