@@ -25,11 +25,11 @@ REVISIONS = {
     "voice_refs": "1",
     "face_track": "2",  # frames scanned upright (rotation flag honoured)
     "translation": "3",  # glossary digest and model requests recorded
-    "translation_review": "1",
-    "dub_track": "4",  # per-line pace, the speaker's reference clip, the voice described
+    "translation_review": "2",  # reviewers' edits applied; approval under `required`
+    "dub_track": "5",  # pace from the source slot, each line's own speaker, cache hits counted
     "sync_plan": "3",  # the preset's tuning in every window and cache key
     "lipsync": "2",  # bisect pieces per window; frame-changing engines composited
-    "localized_video": "5",  # the report says what spoke the dub
+    "localized_video": "6",  # subtitles to broadcast rules; review and fast cues in the report
 }
 
 

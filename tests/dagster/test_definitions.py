@@ -44,7 +44,12 @@ def test_every_stage_of_design_section_3_is_an_asset_with_its_partitions() -> No
 
 def test_sensors_run_without_clicks_and_automation_is_eager() -> None:
     sensors = {sensor.name: sensor for sensor in defs.sensors or []}
-    assert set(sensors) == {"uploads_sensor", "localization_automation", "localization_requests"}
+    assert set(sensors) == {
+        "uploads_sensor",
+        "localization_automation",
+        "localization_requests",
+        "review_edits",
+    }
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
