@@ -10,7 +10,9 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STAMPS := .build
 MODELS := .venv/share/localization/models
-APT_PACKAGES := ffmpeg espeak-ng rubberband-cli postgresql-client chromium
+APT_PACKAGES := ffmpeg espeak-ng rubberband-cli postgresql-client chromium fonts-dejavu-core
+# the font burned-in subtitles are drawn with (localization_core.media.FONTS_DIR)
+SUBTITLE_FONT := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 LOCK := requirements.lock
 CHECKOV_LOCK := requirements-checkov.lock
 LLM_LOCK := requirements-llm.lock
@@ -27,6 +29,7 @@ setup: apt venv npm models checkov
 apt:
 	@missing=""; for bin in ffmpeg ffprobe espeak-ng rubberband psql chromium; do \
 	  command -v $$bin >/dev/null || missing=1; done; \
+	[ -f $(SUBTITLE_FONT) ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

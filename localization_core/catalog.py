@@ -41,6 +41,7 @@ class VideoRecord(Frozen):
         None,
         description="lip-sync preset (FAST, BALANCED, HIGH_QUALITY, ULTRA); None: the engine's",
     )
+    burn_subtitles: bool = Field(False, description="draw the subtitles into the picture too")
     targets: tuple[str, ...] = Field(
         (), description="the languages requested for this video; only these are localized"
     )
@@ -129,6 +130,14 @@ def set_review_policy(
     if record.review_policy == policy:
         return record
     return save_record(storage, record.model_copy(update={"review_policy": policy}))
+
+
+def set_burn_subtitles(storage: StorageBackend, video_id: str, burn: bool) -> VideoRecord:
+    """Choose whether a registered video's deliveries have the subtitles drawn in."""
+    record = load_record(storage, video_id)
+    if record.burn_subtitles == burn:
+        return record
+    return save_record(storage, record.model_copy(update={"burn_subtitles": burn}))
 
 
 def request_targets(storage: StorageBackend, video_id: str, targets: list[str]) -> VideoRecord:

@@ -379,6 +379,29 @@ def mux(
     return _ffmpeg([*args, "-movflags", "+faststart"], dst, what=f"mux {dst.name}")
 
 
+FONTS_DIR = Path("/usr/share/fonts/truetype/dejavu")  # fonts-dejavu-core (the Makefile's apt)
+_UPRIGHT = {90: "transpose=1", 180: "hflip,vflip", 270: "transpose=2"}
+
+
+def _filter_path(path: Path) -> str:
+    """``path`` quoted for an ffmpeg filter option."""
+    text = str(path)
+    for char in ("\\", "'", ":", ",", "[", "]", ";"):
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def burn_subtitles(video: Path, subtitles: Path, dst: Path, *, turn: int = 0) -> Path:
+    """The picture of ``video`` with ``subtitles`` (ASS) drawn in, re-encoded once (H.264,
+    CRF 18, every frame and timestamp kept). ``turn`` (clockwise degrees) first turns a picture
+    stored unrotated upright; a source's own rotation flag is honoured by ffmpeg itself."""
+    filters = [_UPRIGHT[turn]] if turn in _UPRIGHT else []
+    filters.append(f"subtitles={_filter_path(subtitles)}:fontsdir={_filter_path(FONTS_DIR)}")
+    args = ["-i", str(video), "-an", "-sn", "-vf", ",".join(filters), "-fps_mode", "passthrough"]
+    args += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
+    return _ffmpeg(args, dst, what=f"burn subtitles into {video.name}")
+
+
 def render(args: Sequence[str], dst: Path, *, what: str) -> Path:
     """Run ffmpeg with ``args`` (inputs, filters, codecs) writing ``dst`` atomically.
 

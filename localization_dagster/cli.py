@@ -30,6 +30,7 @@ from localization_core.catalog import (
     check_video_id,
     list_records,
     load_record,
+    set_burn_subtitles,
     set_preset,
     set_review_policy,
 )
@@ -46,6 +47,7 @@ from localization_dagster.assets.common import describe
 from localization_dagster.freshness import (
     AssetState,
     StaleChecker,
+    burn_state,
     downstream,
     glossary_state,
     plan,
@@ -80,6 +82,11 @@ REVIEW_OPTION = typer.Option(
     "--review",
     help="review gate after translation: auto (approve at once) or required (hold each "
     "localization until `localize approve`); default: REVIEW_POLICY",
+)
+BURN_OPTION = typer.Option(
+    None,
+    "--burn-subtitles/--no-burn-subtitles",
+    help="also draw the subtitles into the picture (re-encodes it once); kept for the video",
 )
 TO_ONE = typer.Option(..., "--to", help="the target language of the localization")
 REVIEW_FILE = typer.Argument(None, help="a review file to submit (.csv or .srt)")
@@ -279,6 +286,7 @@ class _PairInputs:
     preset: str
     glossary: Glossary
     review: str
+    burn: bool
 
 
 def _with_inputs(
@@ -293,6 +301,8 @@ def _with_inputs(
         return glossary_state(checker, state, key, glossary.digest() if glossary.terms else "")
     if state.asset == "translation_review":
         return review_state(checker, state, key, inputs.review)
+    if state.asset == "localized_video":
+        return burn_state(checker, state, key, inputs.burn)
     return state
 
 
@@ -325,6 +335,7 @@ def _localize(
             preset=preset,
             glossary=load_glossary(rt.storage, video_id, target),
             review=load_review(rt.storage, video_id, target).digest(),
+            burn=record.burn_subtitles,
         )
         states = [_with_inputs(checker, st, str(key), inputs) for st in states]
         config = approval_config(approver) if approver is not None else None
@@ -351,6 +362,7 @@ def add(  # noqa: PLR0917 - typer passes each option as a parameter
     video_id: str | None = typer.Option(None, "--id", help="video id (default: from the name)"),
     glossary: Path | None = GLOSSARY_OPTION,
     review: str | None = REVIEW_OPTION,
+    burn_subtitles: bool | None = BURN_OPTION,
 ) -> None:
     """Register a video (a path) or request more languages for a registered one (its id); only
     the requested (video, language) pairs are localized."""
@@ -364,13 +376,13 @@ def add(  # noqa: PLR0917 - typer passes each option as a parameter
         if source:
             correct_source_language(rt, video_or_path, source)
         record = request_languages(rt, instance, video_or_path, _targets(to))
-        _store_options(rt, record.video_id, glossary, policy)
+        _store_options(rt, record.video_id, glossary, policy, burn_subtitles)
         out.print(f"{record.video_id} -> {', '.join(record.targets)}", highlight=False)
         return
     record = register(
         rt, instance, path, targets=_targets(to), source_language=source, video_id=video_id
     )
-    _store_options(rt, record.video_id, glossary, policy)
+    _store_options(rt, record.video_id, glossary, policy, burn_subtitles)
     out.print(f"registered [bold]{record.video_id}[/bold] -> {to}", highlight=False)
 
 
@@ -384,12 +396,19 @@ def _policy(review: str | None) -> ReviewPolicy | None:
 
 
 def _store_options(
-    rt: Toolkit, video_id: str, glossary: Path | None, policy: ReviewPolicy | None
+    rt: Toolkit,
+    video_id: str,
+    glossary: Path | None,
+    policy: ReviewPolicy | None,
+    burn: bool | None,
 ) -> None:
+    """Keep the per-video choices given on the command line on its catalog record."""
     _store_glossary(rt, video_id, glossary)
     if policy is not None:
         set_review_policy(rt.storage, video_id, policy)
         out.print(f"review of {video_id}: {policy}", highlight=False)
+    if burn is not None:
+        set_burn_subtitles(rt.storage, video_id, burn)
 
 
 def _store_glossary(rt: Toolkit, video_id: str, glossary: Path | None) -> None:
@@ -415,6 +434,7 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
     ),
     glossary: Path | None = GLOSSARY_OPTION,
     review: str | None = REVIEW_OPTION,
+    burn_subtitles: bool | None = BURN_OPTION,
 ) -> None:
     """Register (for a path) and localize a video now, in this process; only what is missing,
     failed or stale is materialized, the rest is reused."""
@@ -443,7 +463,7 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
         request_languages(rt, open_instance(rt.settings), vid, targets)
     if chosen:
         set_preset(rt.storage, vid, chosen)
-    _store_options(rt, vid, glossary, policy)
+    _store_options(rt, vid, glossary, policy, burn_subtitles)
     _localize(vid, targets, force)
 
 

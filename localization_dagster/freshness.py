@@ -161,3 +161,16 @@ def review_state(
     if getattr(used, "value", used) != digest:
         return AssetState("translation_review", "stale", "a reviewer approved or edited lines")
     return state
+
+
+def burn_state(checker: StaleChecker, state: AssetState, partition: str, burn: bool) -> AssetState:
+    """``localized_video`` against the video's burn-in choice: stale when it was made the other
+    way."""
+    if state.status != "fresh":
+        return state
+    record = latest_materialization(checker.instance, "localized_video", partition)
+    shown = record.asset_materialization if record else None
+    used = shown.metadata.get("burn_subtitles") if shown else None
+    if bool(getattr(used, "value", used)) != burn:
+        return AssetState("localized_video", "stale", "the burn-in choice changed")
+    return state

@@ -16,7 +16,13 @@ from localization_core.artifacts import (
     SyncPlan,
 )
 from localization_core.domain import MediaProbe, Transcript, TranslatedLine, Translation
-from localization_core.subtitles import cues_from_lines, fast_cues, write_subtitles
+from localization_core.subtitles import (
+    Cue,
+    cues_from_lines,
+    fast_cues,
+    write_burn_in,
+    write_subtitles,
+)
 from localization_core.workspace import Workspace
 
 ISO_639_2 = {
@@ -166,6 +172,16 @@ def spoken_lines(translation: Translation, dub: DubTrack) -> list[TranslatedLine
     ]
 
 
+def _burn_note(source: SourceVideo, cues: list[Cue]) -> str:
+    """Why the subtitles cannot be burned into this source ('' when they can)."""
+    size = source.probe.display_size
+    if not cues:
+        return "no subtitles to burn"
+    if size is None or size[0] % 2 or size[1] % 2:
+        return "not burned: an H.264 4:2:0 picture needs even dimensions"
+    return ""
+
+
 def assemble(
     workspace: Workspace,
     *,
@@ -174,8 +190,10 @@ def assemble(
     dub: DubTrack,
     lipsync: LipSync,
     report: dict[str, Any],
+    burn: bool = False,
 ) -> LocalizedVideo:
-    """Write and store ``<id>.<lang>.mp4``, ``.srt``, ``.vtt`` and ``report.json``."""
+    """Write and store ``<id>.<lang>.mp4``, ``.srt``, ``.vtt`` and ``report.json``; with
+    ``burn``, the subtitles are also drawn into the picture (re-encoded once)."""
     language = translation.target_language
     prefix = output_prefix(source.video_id, language)
     scratch = workspace.scratch_dir("assemble", source.video_id, language)
@@ -194,17 +212,25 @@ def assemble(
             title=f"Dub ({language})",
         )
         tracks = [dub_track, original_track]
-    video = media.mux(
-        workspace.local(lipsync.video_key),
-        tracks,
-        scratch / f"{name}.mp4",
-        duration=source.probe.picture_duration,
-        rotation=source.probe.rotation if lipsync.composited else None,
-    )
     cues = cues_from_lines(
         spoken_lines(translation, dub),
         fps=float(source.probe.fps or 25),
         duration=source.probe.picture_duration,
+    )
+    picture = workspace.local(lipsync.video_key)
+    rotation = source.probe.rotation if lipsync.composited else None
+    burned, burn_note = False, _burn_note(source, cues) if burn else ""
+    if burn and not burn_note:
+        ass = write_burn_in(cues, scratch / f"{name}.ass", source.probe.display_size or (0, 0))
+        turn = source.probe.rotation if lipsync.composited else 0
+        picture = media.burn_subtitles(picture, ass, scratch / "burned.mp4", turn=turn)
+        burned, rotation = True, None  # the burned picture is upright
+    video = media.mux(
+        picture,
+        tracks,
+        scratch / f"{name}.mp4",
+        duration=source.probe.picture_duration,
+        rotation=rotation,
     )
     srt = write_subtitles(cues, scratch / f"{name}.srt")
     vtt = write_subtitles(cues, scratch / f"{name}.vtt")
@@ -220,7 +246,12 @@ def assemble(
             "fast_cues": sum(c.fast for c in cues),
         },
         # cues read faster than 17 characters per second: kept, listed for the reviewer
-        "subtitles": {"cues": len(cues), "fast": fast_cues(cues)},
+        "subtitles": {
+            "cues": len(cues),
+            "fast": fast_cues(cues),
+            "burned": burned,
+            "burn_note": burn_note,
+        },
     }
     report_path = scratch / "report.json"
     report_path.write_text(json.dumps(report, indent=2, default=str))

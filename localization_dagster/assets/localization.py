@@ -296,6 +296,7 @@ def localized_video(
 ) -> Iterator[dg.Output[LocalizedVideo] | dg.AssetCheckResult]:
     """The delivered mp4 (dub first, original second), .srt/.vtt and report.json; the QA report,
     where to open the video and each stage's seconds are on the asset page."""
+    burn = load_record(storage.backend(), video_id(context)).burn_subtitles
     with stage("localized_video"):
         report = build_report(
             source=source_video,
@@ -314,6 +315,7 @@ def localized_video(
             dub=dub_track,
             lipsync=lipsync,
             report=report,
+            burn=burn,
         )
     yield dg.Output(
         result,
@@ -325,6 +327,7 @@ def localized_video(
             ),
             "video": result.video_key,
             "subtitles": result.srt_key,
+            "burn_subtitles": burn,
             "report": result.report_key,
             "duration_s": result.duration,
             "speech": result.has_speech,

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from localization_core import media
 from localization_core.artifacts import DubTrack, LipSync, SyncPlan
 from localization_core.providers.transcription.base import Transcriber
 from localization_core.storage.local import LocalStorage
@@ -87,7 +88,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     )  # fmt: skip
     data = folder / "data"
     project = Project(data, folder / "calls.jsonl", subprocess.CompletedProcess([], 0))
-    added = project.run("add", str(clip), "--to", "en", "--from", "fr", "--review", "required")
+    added = project.run(
+        "add", str(clip), "--to", "en", "--from", "fr", "--review", "required", "--burn-subtitles"
+    )
     assert added.returncode == 0, added.stderr
     project.held = project.run("run", VIDEO, "--to", "en")
     assert project.held.returncode == 0, project.held.stdout + project.held.stderr
@@ -170,6 +173,9 @@ def test_approval_lets_the_rest_run_to_a_delivery(
     assert report["review"]["policy"] == "required"
     assert report["review"]["note"] == "approved by ana"
     assert len(project.artifact("translation_review")["translation"]["lines"]) >= 3
+    assert report["subtitles"]["burned"] is True, report["subtitles"]
+    output = project.data / "storage/outputs/talk/en/talk.en.mp4"
+    assert media.frame_times(output) == media.frame_times(project.data.parent / "talk.mp4")
 
 
 def _rows(project: Project, name: str) -> list[list[str]]:
@@ -332,3 +338,14 @@ def test_the_cli_refuses_a_malformed_edit_in_one_line(
         refused.stderr.startswith("error: overlap.csv: lines ") and refused.stderr.count("\n") == 1
     )
     assert len(project.instance().get_runs()) == runs, "no run started"
+
+
+def test_turning_burn_in_off_redoes_only_the_delivery(
+    project: Project, text_edit: dict[str, Any]
+) -> None:
+    done = project.run("run", VIDEO, "--to", "en", "--no-burn-subtitles")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "localized_video is stale: the burn-in choice changed" in done.stdout
+    assert "✓ localized_video" in done.stdout and "✓ dub_track" not in done.stdout
+    report = json.loads((project.data / "storage/outputs/talk/en/report.json").read_text())
+    assert report["subtitles"]["burned"] is False
