@@ -42,6 +42,9 @@ class VideoRecord(Frozen):
         description="lip-sync preset (FAST, BALANCED, HIGH_QUALITY, ULTRA); None: the engine's",
     )
     burn_subtitles: bool = Field(False, description="draw the subtitles into the picture too")
+    review_transcript: bool | None = Field(
+        None, description="hold translation until the transcript is approved; None: setting's"
+    )
     targets: tuple[str, ...] = Field(
         (), description="the languages requested for this video; only these are localized"
     )
@@ -138,6 +141,14 @@ def set_burn_subtitles(storage: StorageBackend, video_id: str, burn: bool) -> Vi
     if record.burn_subtitles == burn:
         return record
     return save_record(storage, record.model_copy(update={"burn_subtitles": burn}))
+
+
+def set_review_transcript(storage: StorageBackend, video_id: str, review: bool) -> VideoRecord:
+    """Choose whether a registered video's transcript waits for a reviewer before translation."""
+    record = load_record(storage, video_id)
+    if record.review_transcript == review:
+        return record
+    return save_record(storage, record.model_copy(update={"review_transcript": review}))
 
 
 def request_targets(storage: StorageBackend, video_id: str, targets: list[str]) -> VideoRecord:

@@ -27,13 +27,14 @@ from typing import Literal
 import srt
 from pydantic import Field
 
-from localization_core.domain import Frozen, Span, TranslatedLine, Translation
+from localization_core.domain import DubLine, Frozen, Span, Transcript, TranslatedLine, Translation
 from localization_core.errors import InvalidInputError, ObjectNotFoundError
 from localization_core.media import atomic_output
 from localization_core.storage.base import StorageBackend
 
 GateStatus = Literal["approved", "awaiting_review"]
 CSV_COLUMNS = ("id", "start", "end", "speaker", "source_text", "translation")
+TRANSCRIPT_COLUMNS = ("id", "start", "end", "speaker", "text")
 SPEAKER = re.compile(r"[A-Za-z0-9_-]{1,32}")
 TIME_TOLERANCE_S = 0.001
 REVIEW_SUFFIXES = (".csv", ".srt")
@@ -61,6 +62,11 @@ class ReviewState(Frozen):
     def digest(self) -> str:
         """Identifies the decisions: a new approval or edit changes it."""
         basis = self.model_dump_json(include={"approved", "edits"})
+        return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+    def edits_digest(self) -> str:
+        """Identifies the edits alone (an approval changes no line)."""
+        basis = self.model_dump_json(include={"edits"})
         return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
 
@@ -131,7 +137,7 @@ def edited_ids(machine: Translation, state: ReviewState) -> list[int]:
     return [edit.id for edit in state.edits if edit.id in known]
 
 
-def _as_edit(line: TranslatedLine) -> LineEdit:
+def _as_edit(line: TranslatedLine | DubLine) -> LineEdit:
     return LineEdit(
         id=line.id, start=line.start, end=line.end, speaker=line.speaker, text=line.text
     )
@@ -147,8 +153,17 @@ def submit(
 ) -> tuple[ReviewState, list[int]]:
     """The state after a validated review file and the ids whose line it changed. Lines equal to
     the machine's carry no edit (a reverted line follows the translator again)."""
-    current = {line.id: _as_edit(line) for line in apply_edits(machine, state).lines}
-    originals = {line.id: _as_edit(line) for line in machine.lines}
+    return _submitted(state, machine.lines, apply_edits(machine, state).lines, rows)
+
+
+def _submitted(
+    state: ReviewState,
+    machine: Sequence[TranslatedLine | DubLine],
+    reviewed: Sequence[TranslatedLine | DubLine],
+    rows: Sequence[LineEdit],
+) -> tuple[ReviewState, list[int]]:
+    current = {line.id: _as_edit(line) for line in reviewed}
+    originals = {line.id: _as_edit(line) for line in machine}
     changed = [row.id for row in rows if not _same(row, current[row.id])]
     edits = tuple(row for row in rows if not _same(row, originals[row.id]))
     update = {"edits": edits, "submissions": state.submissions + 1}
@@ -181,7 +196,16 @@ def _csv_text(translation: Translation) -> str:
     return buffer.getvalue()
 
 
-def _srt_text(translation: Translation) -> str:
+def _transcript_csv(transcript: Transcript) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(TRANSCRIPT_COLUMNS)
+    for line in transcript.lines:
+        writer.writerow([line.id, f"{line.start:.3f}", f"{line.end:.3f}", line.speaker, line.text])
+    return buffer.getvalue()
+
+
+def _srt_text(translation: Translation | Transcript) -> str:
     cues = [
         srt.Subtitle(
             index=line.id,
@@ -205,14 +229,17 @@ def read_review_file(path: Path, speakers: dict[int, str]) -> list[LineEdit]:
     return parse_review(raw, path.name, speakers)
 
 
-def parse_review(raw: bytes, name: str, speakers: dict[int, str]) -> list[LineEdit]:
-    """Rows of review-file bytes named ``name`` (see ``read_review_file``)."""
+def parse_review(
+    raw: bytes, name: str, speakers: dict[int, str], columns: tuple[str, ...] = CSV_COLUMNS
+) -> list[LineEdit]:
+    """Rows of review-file bytes named ``name`` (see ``read_review_file``); a CSV has
+    ``columns`` (the translation's by default, ``TRANSCRIPT_COLUMNS`` for a transcript)."""
     suffix = Path(name).suffix.lower()
     if suffix not in REVIEW_SUFFIXES:
         raise InvalidInputError(f"{name}: a review file is .csv or .srt")
     text = _decoded(raw, name)
     try:
-        return _parse_csv(text) if suffix == ".csv" else _parse_srt(text, speakers)
+        return _parse_csv(text, columns) if suffix == ".csv" else _parse_srt(text, speakers)
     except _ParseError as exc:
         raise InvalidInputError(f"{name}: line {exc.line}: {exc.reason}") from None
 
@@ -245,19 +272,19 @@ def _seconds(value: str, line: int, column: str) -> float:
         raise _ParseError(line, reason) from None
 
 
-def _parse_csv(text: str) -> list[LineEdit]:
+def _parse_csv(text: str, columns: tuple[str, ...]) -> list[LineEdit]:
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
-    if header is None or tuple(cell.strip().lower() for cell in header) != CSV_COLUMNS:
-        raise _ParseError(1, f"the header must be {','.join(CSV_COLUMNS)}")
+    if header is None or tuple(cell.strip().lower() for cell in header) != columns:
+        raise _ParseError(1, f"the header must be {','.join(columns)}")
     rows = []
     try:
         for cells in reader:
             number = reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue
-            if len(cells) != len(CSV_COLUMNS):
-                raise _ParseError(number, f"{len(cells)} fields, expected {len(CSV_COLUMNS)}")
+            if len(cells) != len(columns):
+                raise _ParseError(number, f"{len(cells)} fields, expected {len(columns)}")
             rows.append(_csv_row(cells, number))
     except csv.Error as exc:
         raise _ParseError(reader.line_num, str(exc)) from None
@@ -265,7 +292,7 @@ def _parse_csv(text: str) -> list[LineEdit]:
 
 
 def _csv_row(cells: list[str], number: int) -> LineEdit:
-    ident, start, end, speaker, _source, text = cells
+    ident, start, end, speaker, text = *cells[:4], cells[-1]
     if not ident.strip().isdigit() or int(ident) < 1:
         raise _ParseError(number, f"id {ident!r} is not a line id (1, 2, ...)")
     if not SPEAKER.fullmatch(speaker.strip()):
@@ -301,7 +328,9 @@ def _srt_problem(exc: srt.SRTParseError) -> str:
     return f"not an SRT cue (number, 'HH:MM:SS,mmm --> HH:MM:SS,mmm', text): {found!r}"
 
 
-def validate_edits(rows: Sequence[LineEdit], machine: Translation, duration: float) -> None:
+def validate_edits(
+    rows: Sequence[LineEdit], machine: Translation | Transcript, duration: float
+) -> None:
     """Refuse a review file that does not list every line exactly once, or whose times are
     inverted, outside the video or overlapping: one ``InvalidInputError`` line."""
     known = [line.id for line in machine.lines]
@@ -348,3 +377,85 @@ def _check_times(row: LineEdit, duration: float) -> None:
 def slot_of(line: TranslatedLine) -> Span:
     """The slot the source speech took: the pace of the voice is set by it, not by a retiming."""
     return line.source_slot or line.slot
+
+
+# --- the transcript gate ----------------------------------------------------------------------
+
+
+def transcript_review_key(video_id: str) -> str:
+    """Storage key of a video's transcript review (one per video: every language reads it)."""
+    return f"videos/{video_id}/transcript-review.json"
+
+
+def load_transcript_review(storage: StorageBackend, video_id: str) -> ReviewState:
+    """The transcript review of one video (empty before any decision)."""
+    try:
+        return ReviewState.model_validate_json(storage.read_bytes(transcript_review_key(video_id)))
+    except ObjectNotFoundError:
+        return ReviewState()
+
+
+def save_transcript_review(storage: StorageBackend, video_id: str, state: ReviewState) -> None:
+    """Write a video's transcript review atomically."""
+    storage.write_bytes(transcript_review_key(video_id), state.model_dump_json(indent=2).encode())
+
+
+def transcript_digest(transcript: Transcript) -> str:
+    """Identifies a machine transcript's lines (what a transcript approval applies to)."""
+    lines = [line.model_dump(mode="json", exclude={"words"}) for line in transcript.lines]
+    return hashlib.sha256(json.dumps(lines, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def transcript_gate(required: bool, state: ReviewState, machine: Transcript) -> GateStatus:
+    """``approved`` when the transcript needs no review or this one was approved."""
+    if not required or state.approved == transcript_digest(machine):
+        return "approved"
+    return "awaiting_review"
+
+
+def approve_transcript(state: ReviewState, machine: Transcript, reviewer: str) -> ReviewState:
+    """``state`` with ``machine`` approved by ``reviewer`` (unchanged if it already was)."""
+    digest = transcript_digest(machine)
+    if state.approved == digest:
+        return state
+    update = {"approved": digest, "approved_by": reviewer, "approved_at": datetime.now(UTC)}
+    return state.model_copy(update=update)
+
+
+def apply_transcript_edits(machine: Transcript, state: ReviewState) -> Transcript:
+    """The transcript as reviewers left it; an edited line loses its word timings."""
+    edits = {edit.id: edit for edit in state.edits}
+    lines = [
+        line.model_copy(
+            update={
+                "start": edits[line.id].start,
+                "end": edits[line.id].end,
+                "speaker": edits[line.id].speaker,
+                "text": edits[line.id].text,
+                "words": (),
+            }
+        )
+        if line.id in edits
+        else line
+        for line in machine.lines
+    ]
+    return machine.model_copy(update={"lines": tuple(lines)})
+
+
+def submit_transcript(
+    state: ReviewState, machine: Transcript, rows: Sequence[LineEdit]
+) -> tuple[ReviewState, list[int]]:
+    """The transcript review after a validated file and the ids whose line it changed."""
+    reviewed = apply_transcript_edits(machine, state)
+    return _submitted(state, machine.lines, reviewed.lines, rows)
+
+
+def export_transcript(transcript: Transcript, path: Path) -> Path:
+    """Write a transcript's review file (CSV: id, start, end, speaker, text; or SRT)."""
+    suffix = path.suffix.lower()
+    if suffix not in REVIEW_SUFFIXES:
+        raise InvalidInputError(f"{path.name}: a review file is .csv or .srt")
+    text = _transcript_csv(transcript) if suffix == ".csv" else _srt_text(transcript)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path

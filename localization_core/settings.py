@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # the review gate after translation for videos that do not choose: `auto` approves at once,
     # `required` holds each localization until a reviewer approves it (DESIGN section 9)
     review_policy: Literal["auto", "required"] = Field("auto", alias="REVIEW_POLICY")
+    # a second gate before translation, for videos that do not choose: a reviewer approves (or
+    # corrects) the transcript before any language is translated from it
+    review_transcript: bool = Field(False, alias="REVIEW_TRANSCRIPT")
 
     # what a source may be; anything outside is refused at source_video with one line
     min_duration_s: float = Field(1.0, alias="MIN_DURATION_S", gt=0)

@@ -80,6 +80,32 @@ with warnings.catch_warnings():  # partitioned checks are a preview in Dagster
     )
 
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    TRANSCRIPT_CHECK = dg.AssetCheckSpec(
+        "transcript_approved",
+        asset=dg.AssetKey("translation"),
+        partitions_def=localizations,
+        description="The transcript it translates is approved: at once unless the video asks "
+        "for a transcript review (a warning while it awaits one).",
+    )
+
+
+def transcript_check(required: bool, status: str, video: str) -> dg.AssetCheckResult:
+    """The transcript gate as the UI shows it on ``translation``."""
+    waiting = status == "awaiting_review"
+    how = f"localize approve {video} --transcript, or materialize with approve_transcript: true"
+    passed = "approved by a reviewer" if required else "no transcript review asked"
+    return dg.AssetCheckResult(
+        check_name="transcript_approved",
+        asset_key=dg.AssetKey("translation"),
+        passed=not waiting,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"awaiting transcript review: {how}" if waiting else passed,
+        metadata={"required": required, "status": status.replace("_", " ")},
+    )
+
+
 def review_check(policy: str, status: str, video: str, lang: str) -> dg.AssetCheckResult:
     """The gate's state as the UI shows it: passed when approved, a warning while awaiting."""
     waiting = status == "awaiting_review"

@@ -33,12 +33,13 @@ from localization_core.catalog import (
     set_burn_subtitles,
     set_preset,
     set_review_policy,
+    set_review_transcript,
 )
 from localization_core.errors import InvalidInputError, LocalizationError
 from localization_core.glossary import Glossary, load_glossary, read_glossary, set_glossary
 from localization_core.llm_server import needs_local_server, serving
 from localization_core.presets import resolve
-from localization_core.review import load_review
+from localization_core.review import load_review, load_transcript_review
 from localization_core.settings import get_settings
 from localization_core.stages.localized_video import output_prefix
 from localization_core.stages.voice_refs import set_user_ref
@@ -54,6 +55,7 @@ from localization_dagster.freshness import (
     preset_state,
     review_state,
     source_state,
+    transcript_review_state,
 )
 from localization_dagster.orphans import mark_orphans
 from localization_dagster.registration import (
@@ -62,7 +64,16 @@ from localization_dagster.registration import (
     request_languages,
 )
 from localization_dagster.resources import Toolkit, toolkit
-from localization_dagster.review import approval_config, export_pair, gate_of, submit_file
+from localization_dagster.review import (
+    approval_config,
+    export_pair,
+    export_transcript_of,
+    gate_of,
+    submit_file,
+    submit_transcript_file,
+    transcript_approval_config,
+    transcript_gate_of,
+)
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
     VIDEO_ASSETS,
@@ -88,7 +99,15 @@ BURN_OPTION = typer.Option(
     "--burn-subtitles/--no-burn-subtitles",
     help="also draw the subtitles into the picture (re-encodes it once); kept for the video",
 )
-TO_ONE = typer.Option(..., "--to", help="the target language of the localization")
+TO_ONE = typer.Option(None, "--to", help="the target language of the localization")
+TRANSCRIPT_FLAG = typer.Option(
+    False, "--transcript", help="the video's transcript (its gate before translation)"
+)
+REVIEW_TRANSCRIPT_OPTION = typer.Option(
+    None,
+    "--review-transcript/--no-review-transcript",
+    help="hold translation until a reviewer approves the transcript; default: REVIEW_TRANSCRIPT",
+)
 REVIEW_FILE = typer.Argument(None, help="a review file to submit (.csv or .srt)")
 EXPORT_OPTION = typer.Option(
     None, "--export", help="write the review file (.csv: text, timing, speaker; .srt)"
@@ -286,6 +305,7 @@ class _PairInputs:
     preset: str
     glossary: Glossary
     review: str
+    transcript_review: str
     burn: bool
 
 
@@ -298,7 +318,8 @@ def _with_inputs(
         return preset_state(checker, state, key, inputs.preset)
     if state.asset == "translation":
         glossary = inputs.glossary
-        return glossary_state(checker, state, key, glossary.digest() if glossary.terms else "")
+        state = glossary_state(checker, state, key, glossary.digest() if glossary.terms else "")
+        return transcript_review_state(checker, state, key, inputs.transcript_review)
     if state.asset == "translation_review":
         return review_state(checker, state, key, inputs.review)
     if state.asset == "localized_video":
@@ -307,11 +328,15 @@ def _with_inputs(
 
 
 def _localize(
-    video_id: str, targets: list[str], force: str | None = None, approver: str | None = None
+    video_id: str,
+    targets: list[str],
+    force: str | None = None,
+    approver: str | None = None,
+    transcript_approver: str | None = None,
 ) -> list[Path]:
     """Materialize only what is missing, stale or forced: the video level, then each target
-    (approving its review gate first when ``approver`` is given); a pair that awaits review
-    stops after its translation."""
+    (approving its review gate, or the video's transcript, when an approver is given); a pair
+    that awaits a review stops at its gate."""
     from localization_dagster.definitions import defs
 
     rt = toolkit()
@@ -335,11 +360,20 @@ def _localize(
             preset=preset,
             glossary=load_glossary(rt.storage, video_id, target),
             review=load_review(rt.storage, video_id, target).digest(),
+            transcript_review=load_transcript_review(rt.storage, video_id).edits_digest(),
             burn=record.burn_subtitles,
         )
         states = [_with_inputs(checker, st, str(key), inputs) for st in states]
-        config = approval_config(approver) if approver is not None else None
-        _run_level(instance, states, key, forced, config=config)
+        _run_level(instance, states, key, forced, config=_approvals(approver, transcript_approver))
+        if transcript_gate_of(rt.storage, video_id, rt.settings.review_transcript) != "approved":
+            out.print(
+                f"[yellow]{video_id} awaits transcript review[/yellow]: check the transcript "
+                f"(localize edit {video_id} --transcript --export FILE), then "
+                f"localize approve {video_id} --transcript",
+                highlight=False,
+                soft_wrap=True,
+            )
+            continue
         if gate_of(rt.storage, video_id, target, rt.settings.review_policy) != "approved":
             out.print(
                 f"[yellow]{video_id} -> {target} awaits review[/yellow]: check the translation "
@@ -353,6 +387,16 @@ def _localize(
     return outputs
 
 
+def _approvals(approver: str | None, transcript_approver: str | None) -> dict[str, Any] | None:
+    """The run config that approves the gates named (None when there is nothing to approve)."""
+    ops: dict[str, Any] = {}
+    if approver is not None:
+        ops |= approval_config(approver)["ops"]
+    if transcript_approver is not None:
+        ops |= transcript_approval_config(transcript_approver)["ops"]
+    return {"ops": ops} if ops else None
+
+
 @app.command()
 @one_line_errors
 def add(  # noqa: PLR0917 - typer passes each option as a parameter
@@ -363,6 +407,7 @@ def add(  # noqa: PLR0917 - typer passes each option as a parameter
     glossary: Path | None = GLOSSARY_OPTION,
     review: str | None = REVIEW_OPTION,
     burn_subtitles: bool | None = BURN_OPTION,
+    review_transcript: bool | None = REVIEW_TRANSCRIPT_OPTION,
 ) -> None:
     """Register a video (a path) or request more languages for a registered one (its id); only
     the requested (video, language) pairs are localized."""
@@ -376,13 +421,27 @@ def add(  # noqa: PLR0917 - typer passes each option as a parameter
         if source:
             correct_source_language(rt, video_or_path, source)
         record = request_languages(rt, instance, video_or_path, _targets(to))
-        _store_options(rt, record.video_id, glossary, policy, burn_subtitles)
+        _store_options(
+            rt,
+            record.video_id,
+            glossary,
+            policy,
+            burn=burn_subtitles,
+            review_transcript=review_transcript,
+        )
         out.print(f"{record.video_id} -> {', '.join(record.targets)}", highlight=False)
         return
     record = register(
         rt, instance, path, targets=_targets(to), source_language=source, video_id=video_id
     )
-    _store_options(rt, record.video_id, glossary, policy, burn_subtitles)
+    _store_options(
+        rt,
+        record.video_id,
+        glossary,
+        policy,
+        burn=burn_subtitles,
+        review_transcript=review_transcript,
+    )
     out.print(f"registered [bold]{record.video_id}[/bold] -> {to}", highlight=False)
 
 
@@ -400,7 +459,9 @@ def _store_options(
     video_id: str,
     glossary: Path | None,
     policy: ReviewPolicy | None,
+    *,
     burn: bool | None,
+    review_transcript: bool | None = None,
 ) -> None:
     """Keep the per-video choices given on the command line on its catalog record."""
     _store_glossary(rt, video_id, glossary)
@@ -409,6 +470,8 @@ def _store_options(
         out.print(f"review of {video_id}: {policy}", highlight=False)
     if burn is not None:
         set_burn_subtitles(rt.storage, video_id, burn)
+    if review_transcript is not None:
+        set_review_transcript(rt.storage, video_id, review_transcript)
 
 
 def _store_glossary(rt: Toolkit, video_id: str, glossary: Path | None) -> None:
@@ -435,6 +498,7 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
     glossary: Path | None = GLOSSARY_OPTION,
     review: str | None = REVIEW_OPTION,
     burn_subtitles: bool | None = BURN_OPTION,
+    review_transcript: bool | None = REVIEW_TRANSCRIPT_OPTION,
 ) -> None:
     """Register (for a path) and localize a video now, in this process; only what is missing,
     failed or stale is materialized, the rest is reused."""
@@ -463,7 +527,9 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
         request_languages(rt, open_instance(rt.settings), vid, targets)
     if chosen:
         set_preset(rt.storage, vid, chosen)
-    _store_options(rt, vid, glossary, policy, burn_subtitles)
+    _store_options(
+        rt, vid, glossary, policy, burn=burn_subtitles, review_transcript=review_transcript
+    )
     _localize(vid, targets, force)
 
 
@@ -498,23 +564,43 @@ def demo(to: str = typer.Option("en", "--to", help="target language")) -> None:
     _localize("demo", targets)
 
 
+def _pair(video: str, to: str | None, transcript: bool) -> tuple[str, str | None]:
+    """The video id and target language a review command works on, checked."""
+    if transcript and to is not None:
+        raise InvalidInputError("--transcript is one per video: leave out --to")
+    if not transcript and to is None:
+        raise InvalidInputError("give the localization with --to LANG (or --transcript)")
+    return check_video_id(video), check_language(to) if to is not None else None
+
+
 @app.command()
 @one_line_errors
 def approve(
     video: str = typer.Argument(..., help="the video id"),
-    to: str = TO_ONE,
+    to: str | None = TO_ONE,
+    transcript: bool = TRANSCRIPT_FLAG,
     by: str = typer.Option("", "--by", help="who approves (recorded with the approval)"),
 ) -> None:
-    """Approve a localization that awaits review; the stages after the gate then run here."""
+    """Approve a localization that awaits review (or, with --transcript, the video's
+    transcript); the stages after the gate then run here."""
     rt = toolkit()
-    vid, lang = check_video_id(video), check_language(to)
-    load_record(rt.storage, vid)
+    vid, lang = _pair(video, to, transcript)
+    record = load_record(rt.storage, vid)
+    reviewer = by or os.environ.get("USER", "")
+    if lang is None:
+        if transcript_gate_of(rt.storage, vid, rt.settings.review_transcript) == "approved":
+            out.print(f"the transcript of {vid} is approved already", highlight=False)
+            _localize(vid, list(record.targets))
+            return
+        out.print(f"approving the transcript of {vid}", highlight=False)
+        _localize(vid, list(record.targets), transcript_approver=reviewer)
+        return
     if gate_of(rt.storage, vid, lang, rt.settings.review_policy) == "approved":
         out.print(f"{vid} -> {lang} is approved already", highlight=False)
         _localize(vid, [lang])
         return
     out.print(f"approving {vid} -> {lang}", highlight=False)
-    _localize(vid, [lang], approver=by or os.environ.get("USER", ""))
+    _localize(vid, [lang], approver=reviewer)
 
 
 @app.command()
@@ -522,29 +608,38 @@ def approve(
 def edit(
     video: str = typer.Argument(..., help="the video id"),
     file: Path | None = REVIEW_FILE,
-    to: str = TO_ONE,
+    to: str | None = TO_ONE,
+    transcript: bool = TRANSCRIPT_FLAG,
     export: Path | None = EXPORT_OPTION,
 ) -> None:
-    """Export a localization's review file, or submit an edited one: it is checked whole, and
-    only the lines it changes are re-synthesized and re-synced."""
+    """Export a localization's review file (or, with --transcript, the video's transcript), or
+    submit an edited one: it is checked whole, and only what it changes is redone."""
     rt = toolkit()
-    vid, lang = check_video_id(video), check_language(to)
-    load_record(rt.storage, vid)
+    vid, lang = _pair(video, to, transcript)
+    record = load_record(rt.storage, vid)
+    what = f"{vid} -> {lang}" if lang else f"the transcript of {vid}"
     if export is not None:
-        count = export_pair(rt.storage, vid, lang, export)
-        out.print(f"wrote {count} lines of {vid} -> {lang} to {export}", highlight=False)
+        if lang is None:
+            count = export_transcript_of(rt.storage, vid, export)
+        else:
+            count = export_pair(rt.storage, vid, lang, export)
+        out.print(f"wrote {count} lines of {what} to {export}", highlight=False)
         return
     if file is None:
         raise InvalidInputError("give the review FILE to submit, or --export FILE to write one")
     if not file.is_file():
         raise InvalidInputError(f"{file}: no such file")
-    changed = submit_file(rt.storage, vid, lang, file.read_bytes(), file.name)
+    raw = file.read_bytes()
+    if lang is None:
+        changed = submit_transcript_file(rt.storage, vid, raw, file.name)
+    else:
+        changed = submit_file(rt.storage, vid, lang, raw, file.name)
     if not changed:
         out.print(f"{file.name}: no line changed; nothing to redo", highlight=False)
         return
     ids = ", ".join(map(str, changed))
     out.print(f"{file.name}: accepted, lines {ids} changed", highlight=False)
-    _localize(vid, [lang])
+    _localize(vid, [lang] if lang else list(record.targets))
 
 
 @app.command()
@@ -561,7 +656,16 @@ def status(video: str | None = typer.Argument(None, help="one video id (default:
     from localization_dagster.definitions import defs
 
     _mark_orphans(instance)
-    for row in status_rows(instance, defs, records, rt.storage, rt.settings.review_policy):
+    settings = rt.settings
+    rows = status_rows(
+        instance,
+        defs,
+        records,
+        rt.storage,
+        default_policy=settings.review_policy,
+        review_transcript=settings.review_transcript,
+    )
+    for row in rows:
         colour = {
             "done": "green",
             "failed": "red",

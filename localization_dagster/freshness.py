@@ -174,3 +174,18 @@ def burn_state(checker: StaleChecker, state: AssetState, partition: str, burn: b
     if bool(getattr(used, "value", used)) != burn:
         return AssetState("localized_video", "stale", "the burn-in choice changed")
     return state
+
+
+def transcript_review_state(
+    checker: StaleChecker, state: AssetState, partition: str, digest: str
+) -> AssetState:
+    """``translation`` against the video's transcript review: stale when a reviewer edited the
+    transcript (or approved it) since the translation was made."""
+    if state.status != "fresh":
+        return state
+    record = latest_materialization(checker.instance, "translation", partition)
+    shown = record.asset_materialization if record else None
+    used = shown.metadata.get("transcript_review") if shown else None
+    if getattr(used, "value", used) not in (None, digest):
+        return AssetState("translation", "stale", "a reviewer edited the transcript")
+    return state

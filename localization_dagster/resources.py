@@ -105,6 +105,7 @@ class PipelineResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     loudness_target_lufs: float
     upload_targets: list[str] = Field(default_factory=list)
     review_policy: str = "auto"
+    review_transcript: bool = False
 
     def limits(self) -> Limits:
         """The source limits ``ingest`` enforces."""
@@ -287,6 +288,7 @@ def build_resources(settings: Settings, *, secrets_from_env: bool = False) -> di
             max_upload_bytes=settings.max_upload_bytes,
             loudness_target_lufs=settings.loudness_target_lufs,
             review_policy=settings.review_policy,
+            review_transcript=settings.review_transcript,
             upload_targets=[
                 code.strip().lower() for code in settings.upload_targets.split(",") if code.strip()
             ],

@@ -8,17 +8,24 @@ from typing import Any
 
 from localization_core.artifacts import SourceVideo
 from localization_core.catalog import load_record
-from localization_core.domain import Translation
+from localization_core.domain import Transcript, Translation
 from localization_core.errors import InvalidInputError, ObjectNotFoundError
 from localization_core.review import (
+    TRANSCRIPT_COLUMNS,
     GateStatus,
     apply_edits,
+    apply_transcript_edits,
     export_review,
+    export_transcript,
     gate_status,
     load_review,
+    load_transcript_review,
     parse_review,
     save_review,
+    save_transcript_review,
     submit,
+    submit_transcript,
+    transcript_gate,
     validate_edits,
 )
 from localization_core.storage.base import StorageBackend
@@ -78,4 +85,56 @@ def submit_file(storage: StorageBackend, video: str, lang: str, raw: bytes, name
     new_state, changed = submit(state, machine, rows)
     if changed:
         save_review(storage, video, lang, new_state)
+    return changed
+
+
+# --- the transcript gate ----------------------------------------------------------------------
+
+
+def transcript_approval_config(reviewer: str) -> dict[str, Any]:
+    """Run config of a run whose translations approve the video's transcript."""
+    return {"ops": {"translation": {"config": {"approve_transcript": True, "reviewer": reviewer}}}}
+
+
+def machine_transcript(storage: StorageBackend, video: str) -> Transcript:
+    """The transcriber's latest output for the video, or one line saying there is none yet."""
+    try:
+        found = read_artifact(storage, "transcript", video)
+    except ObjectNotFoundError:
+        raise InvalidInputError(f"{video} has no transcript yet (localize run {video})") from None
+    assert isinstance(found, Transcript)
+    return found
+
+
+def transcript_gate_of(storage: StorageBackend, video: str, default_required: bool) -> GateStatus:
+    """Where the video's transcript gate stands now."""
+    record = load_record(storage, video)
+    required = default_required if record.review_transcript is None else record.review_transcript
+    machine = machine_transcript(storage, video)
+    return transcript_gate(required, load_transcript_review(storage, video), machine)
+
+
+def export_transcript_of(storage: StorageBackend, video: str, path: Path) -> int:
+    """Write the video's transcript review file (as reviewers left it); its line count."""
+    machine = machine_transcript(storage, video)
+    reviewed = apply_transcript_edits(machine, load_transcript_review(storage, video))
+    export_transcript(reviewed, path)
+    return len(reviewed.lines)
+
+
+def submit_transcript_file(storage: StorageBackend, video: str, raw: bytes, name: str) -> list[int]:
+    """Validate a transcript review file whole and store it as the video's transcript edits;
+    the ids it changed. Nothing is stored when it is refused."""
+    machine = machine_transcript(storage, video)
+    state = load_transcript_review(storage, video)
+    current = apply_transcript_edits(machine, state)
+    speakers = {line.id: line.speaker for line in current.lines}
+    rows = parse_review(raw, name, speakers, TRANSCRIPT_COLUMNS)
+    try:
+        validate_edits(rows, machine, picture_duration(storage, video))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{name}: {exc}") from None
+    new_state, changed = submit_transcript(state, machine, rows)
+    if changed:
+        save_transcript_review(storage, video, new_state)
     return changed

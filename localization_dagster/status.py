@@ -11,7 +11,7 @@ from localization_core.errors import LocalizationError
 from localization_core.storage.base import StorageBackend
 from localization_dagster.freshness import StaleChecker, source_state
 from localization_dagster.partitions import latest_materialization, localizations, videos
-from localization_dagster.review import gate_of
+from localization_dagster.review import gate_of, transcript_gate_of
 from localization_dagster.runner import (
     LOCALIZATION_ASSETS,
     VIDEO_ASSETS,
@@ -115,12 +115,33 @@ def _awaiting(storage: StorageBackend, partition: str, policy: str) -> StatusRow
     return StatusRow(partition, "translation_review", "awaiting review", how)
 
 
+def _awaiting_transcript(
+    storage: StorageBackend, partition: str, required: bool
+) -> StatusRow | None:
+    """The translation's row when the video's transcript awaits a reviewer's approval."""
+    video = partition.split("|", maxsplit=1)[1]
+    try:
+        status = transcript_gate_of(storage, video, required)
+    except LocalizationError:
+        return None
+    if status == "approved":
+        return None
+    return StatusRow(
+        partition,
+        "translation",
+        "awaiting review",
+        f"transcript: localize approve {video} --transcript",
+    )
+
+
 def status_rows(
     instance: dg.DagsterInstance,
     defs: dg.Definitions,
     records: Sequence[VideoRecord],
     storage: StorageBackend,
+    *,
     default_policy: str = "auto",
+    review_transcript: bool = False,
 ) -> list[StatusRow]:
     """Every stage of every partition of ``records`` (each video in the languages requested for
     it): stale as Dagster's data versions say, ``source_video`` also against the catalog and a
@@ -138,6 +159,8 @@ def status_rows(
             stages = VIDEO_ASSETS if partition == record.video_id else LOCALIZATION_ASSETS
             for asset in stages:
                 row = _row(instance, checker, asset, partition)
+                if asset == "translation" and row.status == "missing":
+                    row = _awaiting_transcript(storage, partition, review_transcript) or row
                 if asset == "translation_review" and row.status == "missing":
                     row = _awaiting(storage, partition, default_policy) or row
                 if asset == "source_video" and row.status == "done":

@@ -22,11 +22,16 @@ from localization_core.catalog import load_record
 from localization_core.domain import Transcript, Translation
 from localization_core.review import (
     apply_edits,
+    apply_transcript_edits,
     approve,
+    approve_transcript,
     edited_ids,
     gate_status,
     load_review,
+    load_transcript_review,
     save_review,
+    save_transcript_review,
+    transcript_gate,
     translation_digest,
 )
 from localization_core.stages.dub_track import build_dub_track
@@ -48,10 +53,12 @@ from localization_dagster.checks import (
     OUTPUT_CHECKS,
     REVIEW_CHECK,
     SYNC_CHECKS,
+    TRANSCRIPT_CHECK,
     dub_checks,
     output_check,
     review_check,
     sync_check,
+    transcript_check,
 )
 from localization_dagster.report import report_metadata, stage_seconds
 from localization_dagster.resources import (
@@ -64,6 +71,13 @@ from localization_dagster.resources import (
 )
 
 
+class TranslationConfig(dg.Config):
+    """What a reviewer does when materializing a translation from the UI or an approval file."""
+
+    approve_transcript: bool = Field(False, description="approve the video's transcript")
+    reviewer: str = Field("", description="who approves (recorded with the approval)")
+
+
 @dg.asset(
     partitions_def=localizations,
     group_name="localization",
@@ -71,31 +85,52 @@ from localization_dagster.resources import (
     ins={"transcript": video_input(), "stems": video_input()},
     pool=pool_for("translation"),
     code_version=version_of("translation"),
+    output_required=False,
+    check_specs=[TRANSCRIPT_CHECK],
 )
 def translation(
     context: dg.AssetExecutionContext,
+    config: TranslationConfig,
     transcript: Transcript,
     stems: Stems,
     storage: StorageResource,
     translator: TranslatorResource,
-) -> dg.Output[Translation]:
-    """One translated line per dub line, each with its slot as the duration budget."""
+    pipeline: PipelineResource,
+) -> Iterator[dg.Output[Translation] | dg.AssetCheckResult]:
+    """One translated line per dub line, each with its slot as the duration budget; from the
+    transcript as reviewers left it, and only once it is approved when the video asks for a
+    transcript review."""
+    backend, video = storage.backend(), video_id(context)
+    record = load_record(backend, video)
+    required = pipeline.review_transcript if record.review_transcript is None else (
+        record.review_transcript
+    )  # fmt: skip
+    state = load_transcript_review(backend, video)
+    if config.approve_transcript:
+        state = approve_transcript(state, transcript, config.reviewer)
+        save_transcript_review(backend, video, state)
+    status = transcript_gate(required, state, transcript)
+    yield transcript_check(required, status, video)
+    if status == "awaiting_review":
+        context.log.info(f"{video} awaits transcript review: localize approve {video} --transcript")
+        return
     with stage("translation"):
         result = translate(
             storage.workspace(),
-            video_id=video_id(context),
-            transcript=transcript,
+            video_id=video,
+            transcript=apply_transcript_edits(transcript, state),
             stems=stems,
             target=language(context),
             translator=translator.get(),
         )
-    return dg.Output(
+    yield dg.Output(
         result,
         metadata={
             "provider": result.provider,
             "lines": len(result.lines),
             "model_requests": result.model_requests,
             "glossary": result.glossary,
+            "transcript_review": state.edits_digest(),
             "flagged_lines": sum(bool(line.flags) for line in result.lines),
             "preview": dg.MetadataValue.md(
                 "\n".join(f"{line.id}. {line.text}" for line in result.lines[:20]) or "(no speech)"

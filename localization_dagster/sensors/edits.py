@@ -2,10 +2,12 @@
 
 A reviewer uploads ``edits/<video>/<lang>/<name>.csv`` (or ``.srt``), the file that
 ``localize edit --export`` writes, changed; or ``edits/<video>/<lang>/approve`` (its text, if
-any, names the reviewer). An edit is checked whole: accepted, it becomes the pair's edits and the
-gate is re-run; refused, nothing changes and the file moves to ``edits-rejected/`` beside a
-``.txt`` with the one-line reason. An approval re-runs the gate with ``approve: true``. Either
-way the file leaves ``edits/``, and automation carries the pair on from the gate.
+any, names the reviewer). The same under ``edits/<video>/transcript/`` reviews the video's
+transcript and re-runs the translation of each requested language. An edit is checked whole:
+accepted, it becomes the pair's edits and the gate is re-run; refused, nothing changes and the
+file moves to ``edits-rejected/`` beside a ``.txt`` with the one-line reason. An approval
+re-runs the gate with ``approve: true``. Either way the file leaves ``edits/``, and automation
+carries the pair on from the gate.
 """
 
 from __future__ import annotations
@@ -15,52 +17,86 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from localization_core.catalog import check_language, check_video_id
+from localization_core.catalog import check_language, check_video_id, load_record
 from localization_core.errors import LocalizationError
 from localization_core.storage.base import ObjectInfo, StorageBackend
 from localization_dagster.resources import StorageResource
-from localization_dagster.review import approval_config, machine_translation, submit_file
+from localization_dagster.review import (
+    approval_config,
+    machine_transcript,
+    machine_translation,
+    submit_file,
+    submit_transcript_file,
+    transcript_approval_config,
+)
 
 EDITS = "edits/"
 REJECTED = "edits-rejected/"
 REVIEW = dg.AssetKey("translation_review")
+TRANSLATION = dg.AssetKey("translation")
+TRANSCRIPT = "transcript"  # edits/<video>/transcript/: the video's transcript gate
 LOCALIZATION_STAGES = "localization_stages"
 
 
-def _pair(key: str) -> tuple[str, str, str]:
-    """(video, language, file name) of ``edits/<video>/<lang>/<name>``."""
+def _pair(key: str) -> tuple[str, str | None, str]:
+    """(video, language or None for the transcript, file name) of
+    ``edits/<video>/<lang or transcript>/<name>``."""
     parts = key[len(EDITS) :].split("/")
     if len(parts) != 3 or not parts[2]:
         raise LocalizationError(f"{key}: put review files at edits/<video>/<lang>/<file>")
-    return check_video_id(parts[0]), check_language(parts[1]), parts[2]
+    lang = None if parts[1] == TRANSCRIPT else check_language(parts[1])
+    return check_video_id(parts[0]), lang, parts[2]
 
 
 def _request(
-    video: str, lang: str, info: ObjectInfo, config: dict[str, object] | None
+    video: str, lang: str, info: ObjectInfo, asset: dg.AssetKey, config: dict[str, object] | None
 ) -> dg.RunRequest:
     key = dg.MultiPartitionKey({"video": video, "lang": lang})
     return dg.RunRequest(
         run_key=f"review:{key}:{info.key}:{info.etag}",
         partition_key=str(key),
-        asset_selection=[REVIEW],
+        asset_selection=[asset],
         run_config=config or {},
         tags={"localize/trigger": "review"},
     )
 
 
-def _handle(storage: StorageBackend, info: ObjectInfo) -> tuple[dg.RunRequest, str]:
-    """The gate's run for one dropped file, and the line to log; ``LocalizationError`` when the
-    file is refused."""
+def _is_approval(name: str) -> bool:
+    return name == "approve" or name.endswith(".approve")
+
+
+def _handle(storage: StorageBackend, info: ObjectInfo) -> tuple[list[dg.RunRequest], str]:
+    """The gate's runs for one dropped file, and the line to log; ``LocalizationError`` when
+    the file is refused."""
     video, lang, name = _pair(info.key)
     raw = storage.read_bytes(info.key)
-    if name == "approve" or name.endswith(".approve"):
+    if lang is None:
+        return _handle_transcript(storage, info, video, name, raw)
+    if _is_approval(name):
         machine_translation(storage, video, lang)  # refused when there is nothing to approve
         reviewer = raw.decode("utf-8", "replace").strip()[:80]
         line = f"{video} -> {lang}: approved by {reviewer or 'a reviewer'}"
-        return _request(video, lang, info, approval_config(reviewer)), line
+        return [_request(video, lang, info, REVIEW, approval_config(reviewer))], line
     changed = submit_file(storage, video, lang, raw, name)
     line = f"{video} -> {lang}: {name} accepted, lines changed: {changed or 'none'}"
-    return _request(video, lang, info, None), line
+    return [_request(video, lang, info, REVIEW, None)], line
+
+
+def _handle_transcript(
+    storage: StorageBackend, info: ObjectInfo, video: str, name: str, raw: bytes
+) -> tuple[list[dg.RunRequest], str]:
+    """The translations a transcript approval or edit re-runs (every requested language)."""
+    spoken = machine_transcript(storage, video).language
+    targets = [t for t in load_record(storage, video).targets if t != spoken]
+    config: dict[str, object] | None = None
+    if _is_approval(name):
+        reviewer = raw.decode("utf-8", "replace").strip()[:80]
+        config = transcript_approval_config(reviewer)
+        line = f"{video}: transcript approved by {reviewer or 'a reviewer'}"
+    else:
+        changed = submit_transcript_file(storage, video, raw, name)
+        line = f"{video}: {name} accepted for the transcript, lines changed: {changed or 'none'}"
+    return [_request(video, t, info, TRANSLATION, config) for t in targets], line
 
 
 def _reject(storage: StorageBackend, info: ObjectInfo, reason: str) -> None:
@@ -72,17 +108,17 @@ def _reject(storage: StorageBackend, info: ObjectInfo, reason: str) -> None:
     storage.delete(info.key)
 
 
-def review_requests(storage: StorageBackend) -> Iterator[tuple[dg.RunRequest | None, str]]:
-    """For each file under ``edits/``: the gate's run (None when refused) and a log line."""
+def review_requests(storage: StorageBackend) -> Iterator[tuple[list[dg.RunRequest] | None, str]]:
+    """For each file under ``edits/``: the gate's runs (None when refused) and a log line."""
     for info in list(storage.list(EDITS)):
         try:
-            request, line = _handle(storage, info)
+            requests, line = _handle(storage, info)
         except LocalizationError as exc:
             _reject(storage, info, str(exc))
             yield None, f"refused {info.key}: {exc}"
             continue
         storage.delete(info.key)
-        yield request, line
+        yield requests, line
 
 
 def build_edits_sensor(interval_s: int) -> dg.SensorDefinition:
@@ -103,12 +139,12 @@ def build_edits_sensor(interval_s: int) -> dg.SensorDefinition:
         context: dg.SensorEvaluationContext, storage: StorageResource
     ) -> dg.SensorResult:
         requests = []
-        for request, line in review_requests(storage.backend()):
-            if request is None:
+        for runs, line in review_requests(storage.backend()):
+            if runs is None:
                 context.log.warning(line)
             else:
                 context.log.info(line)
-                requests.append(request)
+                requests += runs
         return dg.SensorResult(run_requests=requests)
 
     return review_edits

@@ -131,3 +131,37 @@ def test_a_file_with_wrong_lines_or_times_is_refused_whole(rows: list[str], mess
     with pytest.raises(InvalidInputError) as caught:
         validate_edits(parsed, MACHINE, duration=8.0)
     assert str(caught.value).startswith(message), caught.value
+
+
+def test_a_transcript_review_edits_the_lines_and_gates_until_approved(tmp_path: Path) -> None:
+    from localization_core.domain import DubLine, Transcript, Word
+    from localization_core.review import (
+        TRANSCRIPT_COLUMNS,
+        apply_transcript_edits,
+        approve_transcript,
+        export_transcript,
+        submit_transcript,
+        transcript_gate,
+    )
+
+    machine = Transcript(
+        language="fr",
+        language_probability=0.9,
+        lines=(
+            DubLine(id=1, start=0.5, end=2.0, text="Bonjour.",
+                    words=(Word(start=0.5, end=2.0, text="Bonjour."),)),
+            DubLine(id=2, start=2.5, end=4.0, text="Ça va ?"),
+        ),
+    )  # fmt: skip
+    path = export_transcript(machine, tmp_path / "transcript.csv")
+    assert path.read_text(encoding="utf-8").splitlines()[0] == ",".join(TRANSCRIPT_COLUMNS)
+    path.write_text(path.read_text(encoding="utf-8").replace("Bonjour.", "Bonsoir."), "utf-8")
+    rows = parse_review(path.read_bytes(), path.name, {1: "S1", 2: "S1"}, TRANSCRIPT_COLUMNS)
+    validate_edits(rows, machine, duration=5.0)
+    state, changed = submit_transcript(ReviewState(), machine, rows)
+    assert changed == [1]
+    reviewed = apply_transcript_edits(machine, state)
+    assert reviewed.lines[0].text == "Bonsoir." and reviewed.lines[0].words == ()
+    assert transcript_gate(False, ReviewState(), machine) == "approved"
+    assert transcript_gate(True, state, machine) == "awaiting_review", "an edit is no approval"
+    assert transcript_gate(True, approve_transcript(state, machine, "ana"), machine) == "approved"

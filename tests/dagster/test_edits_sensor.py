@@ -69,3 +69,35 @@ def test_dropped_edits_and_approvals_rerun_the_gate_and_bad_files_are_set_aside(
     reason = backend.read_bytes(next(key for key in reasons if key.endswith(".txt"))).decode()
     assert reason.startswith("late.csv: line 2: 2.500-6.000 s is outside the video"), reason
     assert any(key.startswith("edits-rejected/notes.txt.") for key in rejected)
+
+
+def test_a_transcript_approval_reruns_the_translation_of_every_requested_language(
+    project: Settings,
+) -> None:
+    from localization_core.catalog import VideoRecord, save_record
+    from localization_core.domain import DubLine, Transcript
+    from localization_dagster.runner import open_instance
+
+    storage = build_resources(get_settings())["storage"]
+    backend = storage.backend()
+    record = VideoRecord(
+        video_id="talk", upload_key="uploads/talk.mp4", filename="talk.mp4", etag="e",
+        targets=("en", "fr", "de"),
+    )  # fmt: skip
+    save_record(backend, record)
+    transcript = Transcript(
+        language="fr", language_probability=0.9,
+        lines=(DubLine(id=1, start=0.5, end=2.0, text="Bonjour."),),
+    )  # fmt: skip
+    _store(backend, "artifacts/transcript/talk.json", transcript)
+    backend.write_bytes("edits/talk/transcript/approve", b"ana")
+    with dg.build_sensor_context(
+        instance=open_instance(project), resources={"storage": storage}
+    ) as context:
+        result = build_edits_sensor(30)(context)
+    assert isinstance(result, dg.SensorResult)
+    requests = result.run_requests or []
+    assert sorted(r.partition_key or "" for r in requests) == ["de|talk", "en|talk"], "not fr"
+    config = {"ops": {"translation": {"config": {"approve_transcript": True, "reviewer": "ana"}}}}
+    assert all(r.run_config == config for r in requests)
+    assert all(r.asset_selection == [dg.AssetKey("translation")] for r in requests)
