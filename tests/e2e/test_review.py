@@ -158,8 +158,62 @@ def test_required_review_holds_the_pair_after_its_translation(
     assert shown[0]["evaluation"]["description"].startswith("awaiting review")
 
 
+VALIDATE = """query($selector: PipelineSelector!, $config: RunConfigData!) {
+  isPipelineConfigValid(pipeline: $selector, runConfigData: $config, mode: "default") {
+    __typename } }"""
+UI_CONFIG = {
+    "ops": {"translation_review": {"config": {"approve": True, "reviewer": "ui-reviewer"}}}
+}
+LOCATIONS = "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
+
+
+def _graphql_vars(port: int, query: str, **variables: Any) -> dict[str, Any]:
+    reply = httpx.post(f"http://127.0.0.1:{port}/graphql",
+                       json={"query": query, "variables": variables}, timeout=60)  # fmt: skip
+    assert reply.status_code == 200, reply.text[:2000]
+    data: dict[str, Any] = reply.json()["data"]
+    return data
+
+
 @pytest.fixture(scope="module")
-def approved(project: Project) -> subprocess.CompletedProcess[str]:
+def ui_approval(project: Project, webserver: int) -> None:
+    """What the README's clicks do: the launchpad validates the run config `approve: true` for
+    `translation_review` (asked here through the webserver's GraphQL, as the launchpad asks),
+    then the run materializes the gate with it (run here in process: the CLI's instance queues
+    runs for a daemon, which `localize ui` starts)."""
+    entries = _graphql(webserver, LOCATIONS)["workspaceOrError"]["locationEntries"]
+    selector = {
+        "repositoryLocationName": entries[0]["name"],
+        "repositoryName": "__repository__",
+        "pipelineName": "localization_stages",
+        "assetSelection": [{"path": ["translation_review"]}],
+    }
+    checked = _graphql_vars(webserver, VALIDATE, selector=selector, config=UI_CONFIG)
+    assert checked["isPipelineConfigValid"]["__typename"] == "PipelineConfigValidationValid"
+    wrong = {"ops": {"translation_review": {"config": {"approve": "yes please"}}}}
+    refused = _graphql_vars(webserver, VALIDATE, selector=selector, config=wrong)
+    assert refused["isPipelineConfigValid"]["__typename"] == "RunConfigValidationInvalid"
+
+    from localization_core.settings import Settings
+    from localization_dagster.definitions import build_definitions
+    from localization_dagster.runner import materialize
+
+    defs = build_definitions(Settings(LOCALIZATION_DATA_DIR=project.data))
+    materialize(defs, project.instance(), ["translation_review"], KEY, config=UI_CONFIG)
+
+
+def test_the_ui_approves_with_the_run_config(
+    project: Project, webserver: int, ui_approval: None
+) -> None:
+    shown = _graphql(webserver, CHECK_QUERY)["assetCheckExecutions"]
+    assert shown[0]["status"] == "SUCCEEDED" and shown[0]["evaluation"]["partition"] == KEY
+    instance = project.instance()
+    assert _materialized(instance, "translation_review") == 1
+    assert _materialized(instance, "dub_track") == 0, "the CLI test carries it on, not the UI"
+
+
+@pytest.fixture(scope="module")
+def approved(project: Project, ui_approval: None) -> subprocess.CompletedProcess[str]:
     done = project.run("approve", VIDEO, "--to", "en", "--by", "ana")
     assert done.returncode == 0, done.stdout + done.stderr
     return done
@@ -168,10 +222,11 @@ def approved(project: Project) -> subprocess.CompletedProcess[str]:
 def test_approval_lets_the_rest_run_to_a_delivery(
     project: Project, approved: subprocess.CompletedProcess[str]
 ) -> None:
+    assert "talk -> en is approved already" in approved.stdout
     assert "output:" in approved.stdout
     report = json.loads((project.data / "storage/outputs/talk/en/report.json").read_text())
     assert report["review"]["policy"] == "required"
-    assert report["review"]["note"] == "approved by ana"
+    assert report["review"]["note"] == "approved by ui-reviewer"
     assert len(project.artifact("translation_review")["translation"]["lines"]) >= 3
     assert report["subtitles"]["burned"] is True, report["subtitles"]
     output = project.data / "storage/outputs/talk/en/talk.en.mp4"
