@@ -176,7 +176,7 @@ def _graphql_vars(port: int, query: str, **variables: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def ui_approval(project: Project, webserver: int) -> None:
+def ui_approval(project: Project, webserver: int) -> str:
     """What the README's clicks do: the launchpad validates the run config `approve: true` for
     `translation_review` (asked here through the webserver's GraphQL, as the launchpad asks),
     then the run materializes the gate with it (run here in process: the CLI's instance queues
@@ -199,21 +199,23 @@ def ui_approval(project: Project, webserver: int) -> None:
     from localization_dagster.runner import materialize
 
     defs = build_definitions(Settings(LOCALIZATION_DATA_DIR=project.data))
-    materialize(defs, project.instance(), ["translation_review"], KEY, config=UI_CONFIG)
+    return materialize(defs, project.instance(), ["translation_review"], KEY, config=UI_CONFIG)
 
 
 def test_the_ui_approves_with_the_run_config(
-    project: Project, webserver: int, ui_approval: None
+    project: Project, webserver: int, ui_approval: str
 ) -> None:
     shown = _graphql(webserver, CHECK_QUERY)["assetCheckExecutions"]
     assert shown[0]["status"] == "SUCCEEDED" and shown[0]["evaluation"]["partition"] == KEY
     instance = project.instance()
-    assert _materialized(instance, "translation_review") == 1
+    gate = instance.fetch_materializations(dg.AssetKey("translation_review"), limit=10).records
+    assert [record.run_id for record in gate] == [ui_approval]
     assert _materialized(instance, "dub_track") == 0, "the CLI test carries it on, not the UI"
 
 
 @pytest.fixture(scope="module")
-def approved(project: Project, ui_approval: None) -> subprocess.CompletedProcess[str]:
+def approved(project: Project, ui_approval: str) -> subprocess.CompletedProcess[str]:
+    assert project.instance().get_run_by_id(ui_approval) is not None, "approved in the UI"
     done = project.run("approve", VIDEO, "--to", "en", "--by", "ana")
     assert done.returncode == 0, done.stdout + done.stderr
     return done
