@@ -180,17 +180,27 @@ def record_for_upload(
                 storage, existing.model_copy(update={"source_language": source_language})
             )
         return existing, False
-    record = VideoRecord(
-        video_id=video_id,
-        upload_key=info.key,
-        filename=Path(info.key).name,
-        etag=info.etag,
-        content_md5=info.content_md5,
-        size=info.size,
-        source_language=source_language or (existing.source_language if existing else None),
-        review_policy=review_policy or (existing.review_policy if existing else None),
-        targets=existing.targets if existing else (),
-    )
+    content = {
+        "upload_key": info.key,
+        "filename": Path(info.key).name,
+        "etag": info.etag,
+        "content_md5": info.content_md5,
+        "size": info.size,
+        "registered_at": datetime.now(UTC),
+    }
+    if existing is None:
+        record = VideoRecord(
+            video_id=video_id,
+            source_language=source_language,
+            review_policy=review_policy,
+            **content,
+        )
+    else:  # new content: the video keeps its choices (targets, preset, reviews, burn-in)
+        choices = {
+            "source_language": source_language or existing.source_language,
+            "review_policy": review_policy or existing.review_policy,
+        }
+        record = existing.model_copy(update={**content, **choices})
     return save_record(storage, record), True
 
 

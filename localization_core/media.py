@@ -384,9 +384,12 @@ _UPRIGHT = {90: "transpose=1", 180: "hflip,vflip", 270: "transpose=2"}
 
 
 def _filter_path(path: Path) -> str:
-    """``path`` quoted for an ffmpeg filter option."""
+    """``path`` as a filter option value: escaped for the option parser, then again for the
+    filter graph parser (ffmpeg reads both levels)."""
     text = str(path)
-    for char in ("\\", "'", ":", ",", "[", "]", ";"):
+    for char in ("\\", "'", ":"):
+        text = text.replace(char, "\\" + char)
+    for char in ("\\", "'", "[", "]", ",", ";"):
         text = text.replace(char, "\\" + char)
     return text
 

@@ -18,6 +18,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -265,8 +266,11 @@ def _seconds(value: str, line: int, column: str) -> float:
     try:
         if ":" in text:
             seconds: float = srt.srt_timestamp_to_timedelta(text.replace(".", ",")).total_seconds()
-            return seconds
-        return float(text)
+        else:
+            seconds = float(text)
+        if not math.isfinite(seconds):
+            raise ValueError(text)
+        return seconds
     except ValueError:
         reason = f"{column} {value!r} is not a time (seconds or HH:MM:SS,mmm)"
         raise _ParseError(line, reason) from None
@@ -293,7 +297,7 @@ def _parse_csv(text: str, columns: tuple[str, ...]) -> list[LineEdit]:
 
 def _csv_row(cells: list[str], number: int) -> LineEdit:
     ident, start, end, speaker, text = *cells[:4], cells[-1]
-    if not ident.strip().isdigit() or int(ident) < 1:
+    if not (ident.strip().isascii() and ident.strip().isdigit()) or int(ident) < 1:
         raise _ParseError(number, f"id {ident!r} is not a line id (1, 2, ...)")
     if not SPEAKER.fullmatch(speaker.strip()):
         raise _ParseError(number, f"speaker {speaker!r} is not a speaker id (e.g. S1)")
@@ -311,6 +315,10 @@ def _parse_srt(text: str, speakers: dict[int, str]) -> list[LineEdit]:
         cues = list(srt.parse(text))
     except srt.SRTParseError as exc:
         raise _ParseError(text.count("\n", 0, exc.expected_start) + 1, _srt_problem(exc)) from None
+    for cue in cues:
+        if not isinstance(cue.index, int) or cue.index < 1:
+            line = text.count("\n", 0, text.find(srt.timedelta_to_srt_timestamp(cue.start))) + 1
+            raise _ParseError(max(line - 1, 1), f"cue number {cue.index!r} is not a line id")
     return [
         LineEdit(
             id=cue.index,

@@ -177,7 +177,8 @@ def write_burn_in(cues: Sequence[Cue], path: Path, size: tuple[int, int]) -> Pat
             pysubs2.SSAEvent(
                 start=round(cue.start * 1000),
                 end=round(cue.end * 1000),
-                text=cue.text.replace("\n", "\\N"),
+                # a brace would open an override tag and hide the text
+                text=cue.text.replace("{", "\\{").replace("\n", "\\N"),
             )
         )
     with atomic_output(path) as tmp:

@@ -65,13 +65,13 @@ from localization_dagster.registration import (
 )
 from localization_dagster.resources import Toolkit, toolkit
 from localization_dagster.review import (
-    approval_config,
+    approve_pair,
+    approve_video_transcript,
     export_pair,
     export_transcript_of,
     gate_of,
     submit_file,
     submit_transcript_file,
-    transcript_approval_config,
     transcript_gate_of,
 )
 from localization_dagster.runner import (
@@ -237,8 +237,6 @@ def _run_level(
     states: list[AssetState],
     partition: str,
     forced: set[str],
-    *,
-    config: dict[str, Any] | None = None,
 ) -> None:
     """Materialize what ``states`` says is due (and what ``forced`` names); say what is reused."""
     from localization_dagster.definitions import current, defs
@@ -256,7 +254,7 @@ def _run_level(
             out.print(f"  [yellow]![/yellow] {state.asset} is stale: {state.reason}")
     if due:
         with _translation_service(due):
-            run_id = materialize(current(), instance, due, partition, _progress, config=config)
+            run_id = materialize(current(), instance, due, partition, _progress)
         out.print(f"run {run_id}", highlight=False)
 
 
@@ -327,16 +325,9 @@ def _with_inputs(
     return state
 
 
-def _localize(
-    video_id: str,
-    targets: list[str],
-    force: str | None = None,
-    approver: str | None = None,
-    transcript_approver: str | None = None,
-) -> list[Path]:
-    """Materialize only what is missing, stale or forced: the video level, then each target
-    (approving its review gate, or the video's transcript, when an approver is given); a pair
-    that awaits a review stops at its gate."""
+def _localize(video_id: str, targets: list[str], force: str | None = None) -> list[Path]:
+    """Materialize only what is missing, stale or forced: the video level, then each target; a
+    pair that awaits a review stops at its gate."""
     from localization_dagster.definitions import defs
 
     rt = toolkit()
@@ -364,7 +355,7 @@ def _localize(
             burn=record.burn_subtitles,
         )
         states = [_with_inputs(checker, st, str(key), inputs) for st in states]
-        _run_level(instance, states, key, forced, config=_approvals(approver, transcript_approver))
+        _run_level(instance, states, key, forced)
         if transcript_gate_of(rt.storage, video_id, rt.settings.review_transcript) != "approved":
             out.print(
                 f"[yellow]{video_id} awaits transcript review[/yellow]: check the transcript "
@@ -385,16 +376,6 @@ def _localize(
             continue
         outputs.append(_summary(rt, video_id, target))
     return outputs
-
-
-def _approvals(approver: str | None, transcript_approver: str | None) -> dict[str, Any] | None:
-    """The run config that approves the gates named (None when there is nothing to approve)."""
-    ops: dict[str, Any] = {}
-    if approver is not None:
-        ops |= approval_config(approver)["ops"]
-    if transcript_approver is not None:
-        ops |= transcript_approval_config(transcript_approver)["ops"]
-    return {"ops": ops} if ops else None
 
 
 @app.command()
@@ -593,14 +574,16 @@ def approve(
             _localize(vid, list(record.targets))
             return
         out.print(f"approving the transcript of {vid}", highlight=False)
-        _localize(vid, list(record.targets), transcript_approver=reviewer)
+        approve_video_transcript(rt.storage, vid, reviewer)  # the transcript as it is now
+        _localize(vid, list(record.targets))
         return
     if gate_of(rt.storage, vid, lang, rt.settings.review_policy) == "approved":
         out.print(f"{vid} -> {lang} is approved already", highlight=False)
         _localize(vid, [lang])
         return
     out.print(f"approving {vid} -> {lang}", highlight=False)
-    _localize(vid, [lang], approver=reviewer)
+    approve_pair(rt.storage, vid, lang, reviewer)  # the translation the reviewer saw
+    _localize(vid, [lang])
 
 
 @app.command()

@@ -24,10 +24,12 @@ from dagster._core.definitions.temporal_context import TemporalContext
 from dagster._time import get_current_datetime
 
 from localization_core.catalog import VideoRecord
+from localization_core.review import ReviewState
 from localization_dagster.partitions import latest_materialization
 from localization_dagster.versions import source_data_version
 
 Status = Literal["fresh", "stale", "missing"]
+UNEDITED = ReviewState().edits_digest()
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ def transcript_review_state(
     record = latest_materialization(checker.instance, "translation", partition)
     shown = record.asset_materialization if record else None
     used = shown.metadata.get("transcript_review") if shown else None
-    if getattr(used, "value", used) not in (None, digest):
+    # a translation made before transcript reviews existed translated the machine transcript
+    if getattr(used, "value", used) != digest and not (used is None and digest == UNEDITED):
         return AssetState("translation", "stale", "a reviewer edited the transcript")
     return state

@@ -42,6 +42,7 @@ def _stored_keys(storage: StorageBackend, video_id: str, upload_key: str) -> lis
         f"localizations/{video_id}/",
         f"outputs/{video_id}/",
         f"edits/{video_id}/",
+        f"edits-rejected/{video_id}/",
     )
     for prefix in prefixes:
         keys += [info.key for info in storage.list(prefix)]

@@ -1,10 +1,10 @@
-"""The review flow around the ``translation_review`` gate: what it waits for, review files in
-and out, and the run config that approves (CLI, edits sensor and UI alike)."""
+"""The review flow around the ``translation_review`` gate (and the transcript gate inside
+``translation``): what they wait for, review files in and out, and approvals recorded in storage
+(the UI approves through the gate's run config instead)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from localization_core.artifacts import SourceVideo
 from localization_core.catalog import load_record
@@ -15,6 +15,8 @@ from localization_core.review import (
     GateStatus,
     apply_edits,
     apply_transcript_edits,
+    approve,
+    approve_transcript,
     export_review,
     export_transcript,
     gate_status,
@@ -30,11 +32,6 @@ from localization_core.review import (
 )
 from localization_core.storage.base import StorageBackend
 from localization_dagster.io import read_artifact
-
-
-def approval_config(reviewer: str) -> dict[str, Any]:
-    """Run config of a run that approves the gate (what the UI's launchpad takes too)."""
-    return {"ops": {"translation_review": {"config": {"approve": True, "reviewer": reviewer}}}}
 
 
 def machine_translation(storage: StorageBackend, video: str, lang: str) -> Translation:
@@ -63,6 +60,21 @@ def gate_of(storage: StorageBackend, video: str, lang: str, default_policy: str)
     return gate_status(policy, load_review(storage, video, lang), machine)
 
 
+def approve_pair(storage: StorageBackend, video: str, lang: str, reviewer: str) -> None:
+    """Record the approval of the pair's current machine translation (the one a reviewer saw);
+    the gate, stale from then on, opens at its next run."""
+    machine = machine_translation(storage, video, lang)
+    state = load_review(storage, video, lang)
+    save_review(storage, video, lang, approve(state, machine, reviewer))
+
+
+def approve_video_transcript(storage: StorageBackend, video: str, reviewer: str) -> None:
+    """Record the approval of the video's current machine transcript."""
+    machine = machine_transcript(storage, video)
+    state = load_transcript_review(storage, video)
+    save_transcript_review(storage, video, approve_transcript(state, machine, reviewer))
+
+
 def export_pair(storage: StorageBackend, video: str, lang: str, path: Path) -> int:
     """Write the pair's review file (the translation as reviewers left it); its line count."""
     machine = machine_translation(storage, video, lang)
@@ -89,11 +101,6 @@ def submit_file(storage: StorageBackend, video: str, lang: str, raw: bytes, name
 
 
 # --- the transcript gate ----------------------------------------------------------------------
-
-
-def transcript_approval_config(reviewer: str) -> dict[str, Any]:
-    """Run config of a run whose translations approve the video's transcript."""
-    return {"ops": {"translation": {"config": {"approve_transcript": True, "reviewer": reviewer}}}}
 
 
 def machine_transcript(storage: StorageBackend, video: str) -> Transcript:

@@ -273,7 +273,7 @@ def build_dub_track(
         has_speech=bool(lines),
         synthesizer=synthesizer.name,
         voice=synthesizer.describe(language),
-        synthesized_lines=renderer.synthesized,
+        synthesized_lines=sum(bool(fit.key) and not fit.cached for fit in fits),
     )
 
 

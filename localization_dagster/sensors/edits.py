@@ -5,9 +5,9 @@ A reviewer uploads ``edits/<video>/<lang>/<name>.csv`` (or ``.srt``), the file t
 any, names the reviewer). The same under ``edits/<video>/transcript/`` reviews the video's
 transcript and re-runs the translation of each requested language. An edit is checked whole:
 accepted, it becomes the pair's edits and the gate is re-run; refused, nothing changes and the
-file moves to ``edits-rejected/`` beside a ``.txt`` with the one-line reason. An approval
-re-runs the gate with ``approve: true``. Either way the file leaves ``edits/``, and automation
-carries the pair on from the gate.
+file moves to ``edits-rejected/`` beside a ``.txt`` with the one-line reason. An approval is
+recorded at once (of the translation as it is now) and re-runs the gate. Either way the file
+leaves ``edits/``, and automation carries the pair on from the gate.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import dagster as dg
 from localization_core.catalog import check_language, check_video_id, load_record
 from localization_core.errors import LocalizationError
 from localization_core.storage.base import ObjectInfo, StorageBackend
+from localization_dagster.assets.common import describe
 from localization_dagster.resources import StorageResource
 from localization_dagster.review import (
-    approval_config,
+    approve_pair,
+    approve_video_transcript,
     machine_transcript,
-    machine_translation,
     submit_file,
     submit_transcript_file,
-    transcript_approval_config,
 )
 
 EDITS = "edits/"
@@ -73,10 +73,10 @@ def _handle(storage: StorageBackend, info: ObjectInfo) -> tuple[list[dg.RunReque
     if lang is None:
         return _handle_transcript(storage, info, video, name, raw)
     if _is_approval(name):
-        machine_translation(storage, video, lang)  # refused when there is nothing to approve
         reviewer = raw.decode("utf-8", "replace").strip()[:80]
+        approve_pair(storage, video, lang, reviewer)  # kept even if the gate's run is lost
         line = f"{video} -> {lang}: approved by {reviewer or 'a reviewer'}"
-        return [_request(video, lang, info, REVIEW, approval_config(reviewer))], line
+        return [_request(video, lang, info, REVIEW, None)], line
     changed = submit_file(storage, video, lang, raw, name)
     line = f"{video} -> {lang}: {name} accepted, lines changed: {changed or 'none'}"
     return [_request(video, lang, info, REVIEW, None)], line
@@ -88,15 +88,14 @@ def _handle_transcript(
     """The translations a transcript approval or edit re-runs (every requested language)."""
     spoken = machine_transcript(storage, video).language
     targets = [t for t in load_record(storage, video).targets if t != spoken]
-    config: dict[str, object] | None = None
     if _is_approval(name):
         reviewer = raw.decode("utf-8", "replace").strip()[:80]
-        config = transcript_approval_config(reviewer)
+        approve_video_transcript(storage, video, reviewer)
         line = f"{video}: transcript approved by {reviewer or 'a reviewer'}"
     else:
         changed = submit_transcript_file(storage, video, raw, name)
         line = f"{video}: {name} accepted for the transcript, lines changed: {changed or 'none'}"
-    return [_request(video, t, info, TRANSLATION, config) for t in targets], line
+    return [_request(video, t, info, TRANSLATION, None) for t in targets], line
 
 
 def _reject(storage: StorageBackend, info: ObjectInfo, reason: str) -> None:
@@ -113,9 +112,10 @@ def review_requests(storage: StorageBackend) -> Iterator[tuple[list[dg.RunReques
     for info in list(storage.list(EDITS)):
         try:
             requests, line = _handle(storage, info)
-        except LocalizationError as exc:
-            _reject(storage, info, str(exc))
-            yield None, f"refused {info.key}: {exc}"
+        except Exception as exc:  # a bad file is set aside, never a failed tick
+            reason = str(exc) if isinstance(exc, LocalizationError) else describe(exc)
+            _reject(storage, info, reason)
+            yield None, f"refused {info.key}: {reason}"
             continue
         storage.delete(info.key)
         yield requests, line

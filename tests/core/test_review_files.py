@@ -99,6 +99,12 @@ def _csv(*rows: str) -> bytes:
         ("latin1.csv", _csv(GOOD_ROWS[0], "2,2.5,4.0,S1,x,Très bien", GOOD_ROWS[2])
          .decode().encode("latin-1"), "latin1.csv: not UTF-8 (byte 0xe8 on line 3)"),
         ("review.txt", b"", "review.txt: a review file is .csv or .srt"),
+        ("nan.csv", _csv(GOOD_ROWS[0], "2,nan,4.0,S1,x,How", GOOD_ROWS[2]),
+         "nan.csv: line 3: start 'nan' is not a time"),
+        ("digit.csv", _csv(GOOD_ROWS[0], "²,2.5,4.0,S1,x,How", GOOD_ROWS[2]),
+         "digit.csv: line 3: id '²' is not a line id"),
+        ("zero.srt", b"0\n00:00:00,500 --> 00:00:02,000\nHello.\n",
+         "zero.srt: line 1: cue number 0 is not a line id"),
     ],
 )  # fmt: skip
 def test_a_file_that_does_not_parse_is_refused_with_its_line(

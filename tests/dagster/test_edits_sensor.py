@@ -10,7 +10,12 @@ import dagster as dg
 
 from localization_core.artifacts import SourceVideo
 from localization_core.domain import MediaProbe, TranslatedLine, Translation
-from localization_core.review import export_review, load_review
+from localization_core.review import (
+    export_review,
+    load_review,
+    load_transcript_review,
+    translation_digest,
+)
 from localization_core.settings import Settings, get_settings
 from localization_dagster.resources import build_resources
 from localization_dagster.sensors.edits import build_edits_sensor
@@ -59,10 +64,10 @@ def test_dropped_edits_and_approvals_rerun_the_gate_and_bad_files_are_set_aside(
     requests = result.run_requests or []
     assert [r.partition_key for r in requests] == ["en|talk", "en|talk"]
     assert all(r.asset_selection == [dg.AssetKey("translation_review")] for r in requests)
-    configs = [r.run_config for r in requests]
-    approval = {"ops": {"translation_review": {"config": {"approve": True, "reviewer": "ana"}}}}
-    assert approval in configs and {} in configs
-    assert [edit.text for edit in load_review(backend, "talk", "en").edits] == ["And you?"]
+    assert all(r.run_config == {} for r in requests)
+    state = load_review(backend, "talk", "en")
+    assert state.approved == translation_digest(MACHINE) and state.approved_by == "ana"
+    assert [edit.text for edit in state.edits] == ["And you?"]
     assert list(backend.list("edits/")) == [], "every dropped file left edits/"
     rejected = [info.key for info in backend.list("edits-rejected/")]
     reasons = [key for key in rejected if key.startswith("edits-rejected/talk/en/late.csv.")]
@@ -98,6 +103,6 @@ def test_a_transcript_approval_reruns_the_translation_of_every_requested_languag
     assert isinstance(result, dg.SensorResult)
     requests = result.run_requests or []
     assert sorted(r.partition_key or "" for r in requests) == ["de|talk", "en|talk"], "not fr"
-    config = {"ops": {"translation": {"config": {"approve_transcript": True, "reviewer": "ana"}}}}
-    assert all(r.run_config == config for r in requests)
+    assert all(r.run_config == {} for r in requests)
+    assert load_transcript_review(backend, "talk").approved_by == "ana", "kept in storage"
     assert all(r.asset_selection == [dg.AssetKey("translation")] for r in requests)
