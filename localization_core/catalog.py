@@ -108,47 +108,22 @@ def save_record(storage: StorageBackend, record: VideoRecord) -> VideoRecord:
     return record
 
 
+def update_record(storage: StorageBackend, video_id: str, **choices: object) -> VideoRecord:
+    """Set fields of a registered video's record, writing only when one changes."""
+    record = load_record(storage, video_id)
+    if all(getattr(record, name) == value for name, value in choices.items()):
+        return record
+    return save_record(storage, record.model_copy(update=choices))
+
+
 def set_source_language(storage: StorageBackend, video_id: str, language: str) -> VideoRecord:
     """Set or correct the source language of a registered video (detection is skipped)."""
-    record = load_record(storage, video_id)
-    if record.source_language == language:
-        return record
-    return save_record(storage, record.model_copy(update={"source_language": language}))
+    return update_record(storage, video_id, source_language=language)
 
 
 def set_preset(storage: StorageBackend, video_id: str, preset: str) -> VideoRecord:
     """Choose the lip-sync preset of a registered video (its next sync plan uses it)."""
-    record = load_record(storage, video_id)
-    if record.preset == preset:
-        return record
-    return save_record(storage, record.model_copy(update={"preset": preset}))
-
-
-def set_review_policy(
-    storage: StorageBackend, video_id: str, policy: ReviewPolicy | None
-) -> VideoRecord:
-    """Choose a registered video's review policy (None: the setting's); the gate applies it the
-    next time it runs."""
-    record = load_record(storage, video_id)
-    if record.review_policy == policy:
-        return record
-    return save_record(storage, record.model_copy(update={"review_policy": policy}))
-
-
-def set_burn_subtitles(storage: StorageBackend, video_id: str, burn: bool) -> VideoRecord:
-    """Choose whether a registered video's deliveries have the subtitles drawn in."""
-    record = load_record(storage, video_id)
-    if record.burn_subtitles == burn:
-        return record
-    return save_record(storage, record.model_copy(update={"burn_subtitles": burn}))
-
-
-def set_review_transcript(storage: StorageBackend, video_id: str, review: bool) -> VideoRecord:
-    """Choose whether a registered video's transcript waits for a reviewer before translation."""
-    record = load_record(storage, video_id)
-    if record.review_transcript == review:
-        return record
-    return save_record(storage, record.model_copy(update={"review_transcript": review}))
+    return update_record(storage, video_id, preset=preset)
 
 
 def request_targets(storage: StorageBackend, video_id: str, targets: list[str]) -> VideoRecord:

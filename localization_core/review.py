@@ -20,7 +20,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -76,20 +76,28 @@ def review_key(video_id: str, language: str) -> str:
     return f"localizations/{video_id}/{language}/review.json"
 
 
-def load_review(storage: StorageBackend, video_id: str, language: str) -> ReviewState:
-    """The review state of one localization (empty before any decision)."""
+def _read_state(storage: StorageBackend, key: str) -> ReviewState:
     try:
-        return ReviewState.model_validate_json(storage.read_bytes(review_key(video_id, language)))
+        return ReviewState.model_validate_json(storage.read_bytes(key))
     except ObjectNotFoundError:
         return ReviewState()
+
+
+def _write_state(storage: StorageBackend, key: str, state: ReviewState) -> ReviewState:
+    storage.write_bytes(key, state.model_dump_json(indent=2).encode())
+    return state
+
+
+def load_review(storage: StorageBackend, video_id: str, language: str) -> ReviewState:
+    """The review state of one localization (empty before any decision)."""
+    return _read_state(storage, review_key(video_id, language))
 
 
 def save_review(
     storage: StorageBackend, video_id: str, language: str, state: ReviewState
 ) -> ReviewState:
     """Write the review state atomically."""
-    storage.write_bytes(review_key(video_id, language), state.model_dump_json(indent=2).encode())
-    return state
+    return _write_state(storage, review_key(video_id, language), state)
 
 
 def translation_digest(translation: Translation) -> str:
@@ -105,13 +113,16 @@ def gate_status(policy: str, state: ReviewState, machine: Translation) -> GateSt
     return "awaiting_review"
 
 
-def approve(state: ReviewState, machine: Translation, reviewer: str) -> ReviewState:
-    """``state`` with ``machine`` approved by ``reviewer`` (unchanged if it already was)."""
-    digest = translation_digest(machine)
+def _approved(state: ReviewState, digest: str, reviewer: str) -> ReviewState:
     if state.approved == digest:
         return state
     update = {"approved": digest, "approved_by": reviewer, "approved_at": datetime.now(UTC)}
     return state.model_copy(update=update)
+
+
+def approve(state: ReviewState, machine: Translation, reviewer: str) -> ReviewState:
+    """``state`` with ``machine`` approved by ``reviewer`` (unchanged if it already was)."""
+    return _approved(state, translation_digest(machine), reviewer)
 
 
 def apply_edits(machine: Translation, state: ReviewState) -> Translation:
@@ -176,34 +187,40 @@ def _submitted(
 
 def export_review(translation: Translation, path: Path) -> Path:
     """Write the review file of ``translation`` (CSV or SRT, by suffix) atomically."""
+    return _write_review_file(path, lambda: _csv_text(translation), lambda: _srt_text(translation))
+
+
+def _write_review_file(
+    path: Path, csv_text: Callable[[], str], srt_text: Callable[[], str]
+) -> Path:
     suffix = path.suffix.lower()
     if suffix not in REVIEW_SUFFIXES:
         raise InvalidInputError(f"{path.name}: a review file is .csv or .srt")
-    text = _csv_text(translation) if suffix == ".csv" else _srt_text(translation)
+    text = csv_text() if suffix == ".csv" else srt_text()
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
 
 
-def _csv_text(translation: Translation) -> str:
+def _csv(columns: tuple[str, ...], rows: Iterable[Sequence[object]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for line in translation.lines:
-        writer.writerow(
-            [line.id, f"{line.start:.3f}", f"{line.end:.3f}", line.speaker, line.source_text,
-             line.text]
-        )  # fmt: skip
+    writer.writerow(columns)
+    writer.writerows(rows)
     return buffer.getvalue()
+
+
+def _timed(line: TranslatedLine | DubLine) -> list[object]:
+    return [line.id, f"{line.start:.3f}", f"{line.end:.3f}", line.speaker]
+
+
+def _csv_text(translation: Translation) -> str:
+    rows = ([*_timed(line), line.source_text, line.text] for line in translation.lines)
+    return _csv(CSV_COLUMNS, rows)
 
 
 def _transcript_csv(transcript: Transcript) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(TRANSCRIPT_COLUMNS)
-    for line in transcript.lines:
-        writer.writerow([line.id, f"{line.start:.3f}", f"{line.end:.3f}", line.speaker, line.text])
-    return buffer.getvalue()
+    return _csv(TRANSCRIPT_COLUMNS, ([*_timed(line), line.text] for line in transcript.lines))
 
 
 def _srt_text(translation: Translation | Transcript) -> str:
@@ -397,15 +414,12 @@ def transcript_review_key(video_id: str) -> str:
 
 def load_transcript_review(storage: StorageBackend, video_id: str) -> ReviewState:
     """The transcript review of one video (empty before any decision)."""
-    try:
-        return ReviewState.model_validate_json(storage.read_bytes(transcript_review_key(video_id)))
-    except ObjectNotFoundError:
-        return ReviewState()
+    return _read_state(storage, transcript_review_key(video_id))
 
 
 def save_transcript_review(storage: StorageBackend, video_id: str, state: ReviewState) -> None:
     """Write a video's transcript review atomically."""
-    storage.write_bytes(transcript_review_key(video_id), state.model_dump_json(indent=2).encode())
+    _write_state(storage, transcript_review_key(video_id), state)
 
 
 def transcript_digest(transcript: Transcript) -> str:
@@ -423,11 +437,7 @@ def transcript_gate(required: bool, state: ReviewState, machine: Transcript) -> 
 
 def approve_transcript(state: ReviewState, machine: Transcript, reviewer: str) -> ReviewState:
     """``state`` with ``machine`` approved by ``reviewer`` (unchanged if it already was)."""
-    digest = transcript_digest(machine)
-    if state.approved == digest:
-        return state
-    update = {"approved": digest, "approved_by": reviewer, "approved_at": datetime.now(UTC)}
-    return state.model_copy(update=update)
+    return _approved(state, transcript_digest(machine), reviewer)
 
 
 def apply_transcript_edits(machine: Transcript, state: ReviewState) -> Transcript:
@@ -460,10 +470,6 @@ def submit_transcript(
 
 def export_transcript(transcript: Transcript, path: Path) -> Path:
     """Write a transcript's review file (CSV: id, start, end, speaker, text; or SRT)."""
-    suffix = path.suffix.lower()
-    if suffix not in REVIEW_SUFFIXES:
-        raise InvalidInputError(f"{path.name}: a review file is .csv or .srt")
-    text = _transcript_csv(transcript) if suffix == ".csv" else _srt_text(transcript)
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
+    return _write_review_file(
+        path, lambda: _transcript_csv(transcript), lambda: _srt_text(transcript)
+    )

@@ -30,10 +30,8 @@ from localization_core.catalog import (
     check_video_id,
     list_records,
     load_record,
-    set_burn_subtitles,
     set_preset,
-    set_review_policy,
-    set_review_transcript,
+    update_record,
 )
 from localization_core.errors import InvalidInputError, LocalizationError
 from localization_core.glossary import Glossary, load_glossary, read_glossary, set_glossary
@@ -325,6 +323,17 @@ def _with_inputs(
     return state
 
 
+def _awaits(headline: str, what: str, video_id: str, which: str) -> None:
+    """Say that a gate holds the pair, and what the reviewer does next."""
+    out.print(
+        f"[yellow]{headline}[/yellow]: check the {what} "
+        f"(localize edit {video_id} {which} --export FILE), then "
+        f"localize approve {video_id} {which}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def _localize(video_id: str, targets: list[str], force: str | None = None) -> list[Path]:
     """Materialize only what is missing, stale or forced: the video level, then each target; a
     pair that awaits a review stops at its gate."""
@@ -357,21 +366,11 @@ def _localize(video_id: str, targets: list[str], force: str | None = None) -> li
         states = [_with_inputs(checker, st, str(key), inputs) for st in states]
         _run_level(instance, states, key, forced)
         if transcript_gate_of(rt.storage, video_id, rt.settings.review_transcript) != "approved":
-            out.print(
-                f"[yellow]{video_id} awaits transcript review[/yellow]: check the transcript "
-                f"(localize edit {video_id} --transcript --export FILE), then "
-                f"localize approve {video_id} --transcript",
-                highlight=False,
-                soft_wrap=True,
-            )
+            _awaits(f"{video_id} awaits transcript review", "transcript", video_id, "--transcript")
             continue
         if gate_of(rt.storage, video_id, target, rt.settings.review_policy) != "approved":
-            out.print(
-                f"[yellow]{video_id} -> {target} awaits review[/yellow]: check the translation "
-                f"(localize edit {video_id} --to {target} --export FILE), then "
-                f"localize approve {video_id} --to {target}",
-                highlight=False,
-                soft_wrap=True,
+            _awaits(
+                f"{video_id} -> {target} awaits review", "translation", video_id, f"--to {target}"
             )
             continue
         outputs.append(_summary(rt, video_id, target))
@@ -446,13 +445,14 @@ def _store_options(
 ) -> None:
     """Keep the per-video choices given on the command line on its catalog record."""
     _store_glossary(rt, video_id, glossary)
+    given = {
+        "review_policy": policy,
+        "burn_subtitles": burn,
+        "review_transcript": review_transcript,
+    }
+    update_record(rt.storage, video_id, **{k: v for k, v in given.items() if v is not None})
     if policy is not None:
-        set_review_policy(rt.storage, video_id, policy)
         out.print(f"review of {video_id}: {policy}", highlight=False)
-    if burn is not None:
-        set_burn_subtitles(rt.storage, video_id, burn)
-    if review_transcript is not None:
-        set_review_transcript(rt.storage, video_id, review_transcript)
 
 
 def _store_glossary(rt: Toolkit, video_id: str, glossary: Path | None) -> None:

@@ -83,6 +83,14 @@ def _describe(cause: StaleCause) -> str:
     return f"{cause.key.asset_key.to_user_string()} {cause.reason}"
 
 
+def _recorded(checker: StaleChecker, asset: str, partition: str, name: str) -> object:
+    """The value of metadata entry ``name`` on the partition's latest materialization."""
+    record = latest_materialization(checker.instance, asset, partition)
+    shown = record.asset_materialization if record else None
+    entry = shown.metadata.get(name) if shown else None
+    return getattr(entry, "value", entry)
+
+
 def source_state(checker: StaleChecker, record: VideoRecord) -> AssetState:
     """``source_video`` against the catalog: stale when the upload or its language changed."""
     state = checker.state("source_video", record.video_id)
@@ -99,10 +107,8 @@ def preset_state(
     """``sync_plan`` against the video's preset: stale when the plan used another one."""
     if state.status != "fresh":
         return state
-    record = latest_materialization(checker.instance, "sync_plan", partition)
-    shown = record.asset_materialization if record else None
-    used = shown.metadata.get("preset") if shown else None
-    if used is not None and getattr(used, "value", used) != preset:
+    used = _recorded(checker, "sync_plan", partition, "preset")
+    if used is not None and used != preset:
         return AssetState("sync_plan", "stale", f"the preset changed to {preset}")
     return state
 
@@ -113,10 +119,8 @@ def glossary_state(
     """``translation`` against the video's glossary: stale when it used another one."""
     if state.status != "fresh":
         return state
-    record = latest_materialization(checker.instance, "translation", partition)
-    shown = record.asset_materialization if record else None
-    used = shown.metadata.get("glossary") if shown else None
-    if getattr(used, "value", used) not in (None, digest):
+    used = _recorded(checker, "translation", partition, "glossary")
+    if used not in (None, digest):
         return AssetState("translation", "stale", "the glossary changed")
     return state
 
@@ -157,10 +161,8 @@ def review_state(
     edited since it last materialized."""
     if state.status != "fresh":
         return state
-    record = latest_materialization(checker.instance, "translation_review", partition)
-    shown = record.asset_materialization if record else None
-    used = shown.metadata.get("review") if shown else None
-    if getattr(used, "value", used) != digest:
+    used = _recorded(checker, "translation_review", partition, "review")
+    if used != digest:
         return AssetState("translation_review", "stale", "a reviewer approved or edited lines")
     return state
 
@@ -170,10 +172,8 @@ def burn_state(checker: StaleChecker, state: AssetState, partition: str, burn: b
     way."""
     if state.status != "fresh":
         return state
-    record = latest_materialization(checker.instance, "localized_video", partition)
-    shown = record.asset_materialization if record else None
-    used = shown.metadata.get("burn_subtitles") if shown else None
-    if bool(getattr(used, "value", used)) != burn:
+    used = _recorded(checker, "localized_video", partition, "burn_subtitles")
+    if bool(used) != burn:
         return AssetState("localized_video", "stale", "the burn-in choice changed")
     return state
 
@@ -185,10 +185,8 @@ def transcript_review_state(
     transcript (or approved it) since the translation was made."""
     if state.status != "fresh":
         return state
-    record = latest_materialization(checker.instance, "translation", partition)
-    shown = record.asset_materialization if record else None
-    used = shown.metadata.get("transcript_review") if shown else None
+    used = _recorded(checker, "translation", partition, "transcript_review")
     # a translation made before transcript reviews existed translated the machine transcript
-    if getattr(used, "value", used) != digest and not (used is None and digest == UNEDITED):
+    if used != digest and not (used is None and digest == UNEDITED):
         return AssetState("translation", "stale", "a reviewer edited the transcript")
     return state
