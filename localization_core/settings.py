@@ -90,6 +90,26 @@ class Settings(BaseSettings):
     # default: an upload is then registered and prepared, and `localize add ID --to` asks)
     upload_targets: str = Field("", alias="UPLOAD_TARGETS")
 
+    # operations at catalog scale (DESIGN section 6): the GPU node VMs the auto-stop/start
+    # sensors power (comma separated names in one resource group), when an idle one stops
+    # (no GPU step for the idle window, and on for at least the minimum on-time)
+    gpu_vms: str = Field("", alias="GPU_VMS")
+    azure_subscription_id: str | None = Field(None, alias="AZURE_SUBSCRIPTION_ID")
+    azure_resource_group: str | None = Field(None, alias="AZURE_RESOURCE_GROUP")
+    azure_arm_endpoint: str = Field("https://management.azure.com", alias="AZURE_ARM_ENDPOINT")
+    gpu_idle_window_s: float = Field(900.0, alias="GPU_IDLE_WINDOW_S", ge=0)
+    gpu_min_on_s: float = Field(600.0, alias="GPU_MIN_ON_S", ge=0)
+    # catalog manifests: at most this many (video, language) pairs requested per sensor tick
+    catalog_pairs_per_tick: int = Field(50, alias="CATALOG_PAIRS_PER_TICK", ge=1)
+    # objects per page when a sensor lists storage
+    list_page_size: int = Field(500, alias="LIST_PAGE_SIZE", ge=1)
+    # one message per failed localization to this webhook (may carry a token: a secret)
+    alert_webhook_url: SecretStr | None = Field(None, alias="ALERT_WEBHOOK_URL")
+    # where operators open the Dagster UI (links in alerts)
+    ui_url: str = Field("http://localhost:3000", alias="DAGSTER_UI_URL")
+    # the daily retention job deletes what no localization uses any more after this many days
+    retention_days: int = Field(30, alias="RETENTION_DAYS", ge=1)
+
     loudness_target_lufs: float = Field(-16.0, alias="LOUDNESS_TARGET_LUFS", le=-5, ge=-40)
     # the review gate after translation for videos that do not choose: `auto` approves at once,
     # `required` holds each localization until a reviewer approves it (DESIGN section 9)

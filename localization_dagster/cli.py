@@ -516,15 +516,28 @@ def run(  # noqa: PLR0917 - typer passes each option as a parameter
 
 @app.command()
 @one_line_errors
-def remove(video: str = typer.Argument(..., help="the video id to remove")) -> None:
-    """Remove a video: its catalog record, upload, artifacts, segments, outputs and its
+def remove(
+    video: str = typer.Argument(..., help="the video id to remove"),
+    at_retention: bool = typer.Option(
+        False, "--at-retention", help="flag it; the daily retention job (03:00 UTC) removes it"
+    ),
+) -> None:
+    """Remove a video: its catalog record, upload, artifacts, segments, outputs, its runs and
     partitions in Dagster (e.g. a source that failed as not media, or a takedown)."""
-    from localization_dagster.removal import remove_video
+    from localization_dagster.removal import flag_takedown, remove_video
 
     rt = toolkit()
+    if at_retention:
+        flag = flag_takedown(rt.storage, video)
+        out.print(
+            f"{video} flagged for takedown ({flag}): the retention job removes it",
+            highlight=False,
+        )
+        return
     removed = remove_video(rt, open_instance(rt.settings), video)
     out.print(
-        f"removed {video}: {removed.objects} stored objects, {removed.partitions} partitions",
+        f"removed {video}: {removed.objects} stored objects, {removed.partitions} partitions, "
+        f"{removed.runs} runs",
         highlight=False,
     )
 
@@ -674,6 +687,23 @@ def ui(
             stack.enter_context(serving(rt.settings))
         code = serve(env, host, port, lambda line: out.print(line, highlight=False, soft_wrap=True))
     raise typer.Exit(code)
+
+
+@app.command()
+@one_line_errors
+def worker(
+    queue: str = typer.Option(..., "--queue", help="the queue this node serves: gpu or cpu"),
+    concurrency: int | None = typer.Option(
+        None, min=1, help="steps at once (default: 1 on gpu, one per core on cpu)"
+    ),
+) -> None:
+    """Serve a Celery queue of the multi-node executor (LOCALIZATION_EXECUTOR=celery) until
+    stopped: ``gpu`` on each GPU node (one step at a time, in a thread), ``cpu`` elsewhere."""
+    from localization_dagster.workers import QUEUES, worker_app, worker_argv
+
+    if queue not in QUEUES:
+        raise InvalidInputError(f"--queue {queue!r}: a worker serves gpu or cpu")
+    worker_app().worker_main(worker_argv("gpu" if queue == "gpu" else "cpu", concurrency))
 
 
 @app.command()

@@ -10,9 +10,12 @@ from localization_dagster.assets import LOCALIZATION_LEVEL, VIDEO_LEVEL
 from localization_dagster.automation import build_automation_sensor
 from localization_dagster.io import JsonArtifactIOManager
 from localization_dagster.resources import build_resources
+from localization_dagster.retention import RETENTION_SCHEDULE, retention_job
+from localization_dagster.sensors.alerts import build_alert_sensor
 from localization_dagster.sensors.edits import build_edits_sensor
 from localization_dagster.sensors.requests import build_request_sensor
 from localization_dagster.sensors.uploads import build_upload_sensor
+from localization_dagster.workers import celery_executor
 
 VIDEO_ASSETS = list(VIDEO_LEVEL)
 LOCALIZATION_ASSETS = list(LOCALIZATION_LEVEL)
@@ -34,13 +37,10 @@ LOCALIZATION_JOB = dg.define_asset_job(
 )
 
 
-def _executor() -> dg.ExecutorDefinition:
+def _executor(choice: str) -> dg.ExecutorDefinition:
     """In-process by default (laptop, CI); multiprocess or Celery when configured."""
-    choice = get_settings().executor
-    if choice == "celery":  # pragma: no cover - production multi-node only
-        from dagster_celery import celery_executor
-
-        return celery_executor
+    if choice == "celery":
+        return celery_executor()
     if choice == "multiprocess":
         return dg.multiprocess_executor
     return dg.in_process_executor
@@ -58,16 +58,29 @@ def build_definitions(settings: Settings | None = None, **overrides: Any) -> dg.
     settings = settings or get_settings()
     return dg.Definitions(
         assets=[*VIDEO_ASSETS, *LOCALIZATION_ASSETS],
-        jobs=[VIDEO_JOB, LOCALIZATION_JOB],
+        jobs=[VIDEO_JOB, LOCALIZATION_JOB, retention_job],
+        schedules=[RETENTION_SCHEDULE],
         resources=_resources(settings, overrides),
         sensors=[
-            build_upload_sensor(settings.sensor_interval_s),
+            build_upload_sensor(settings.sensor_interval_s, settings.list_page_size),
             build_automation_sensor(settings.automation_interval_s),
             build_request_sensor(settings.sensor_interval_s),
             build_edits_sensor(settings.sensor_interval_s),
+            build_alert_sensor(settings),
         ],
-        executor=_executor(),
+        executor=_executor(settings.executor),
     )
+
+
+def video_stages() -> dg.JobDefinition:
+    """The video-level job as this process's settings define it: a reconstructable target, so
+    an out-of-process executor's workers (Celery) rebuild the same job by name."""
+    return current().resolve_job_def("video_stages")
+
+
+def localization_stages() -> dg.JobDefinition:
+    """The (video, language) job as this process's settings define it (reconstructable)."""
+    return current().resolve_job_def("localization_stages")
 
 
 @lru_cache(maxsize=8)

@@ -1,13 +1,15 @@
 """Spot eviction watcher for a GPU node (DESIGN section 6), run by systemd beside the worker.
 
-It polls Azure Scheduled Events; on a ``Preempt`` for this VM it first stops the Celery worker
-from taking new tasks (SIGTERM: a warm shutdown; with late acks a task cut off by the eviction
-is requeued at once) and only then acknowledges the event, since acknowledging early can
-shorten the notice of at least 30 s.
+It polls Azure Scheduled Events; on a ``Preempt`` for this VM it first stops the node's Celery
+worker from taking new tasks (a remote ``cancel_consumer`` of its queue, answered by the worker:
+the step in flight goes on while the VM lives, and with late acks it is redelivered to another
+worker the moment this one's connection drops) and only then acknowledges the event, since
+acknowledging early can shorten the notice of at least 30 s. The worker's process is left alone:
+a stopped service would be restarted by systemd, and taking tasks again.
 """
 
 import argparse
-import subprocess
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,9 +31,15 @@ def preempt_events(document: dict[str, Any], vm_name: str) -> list[str]:
     ]
 
 
-def stop_worker_command(service: str) -> list[str]:
-    """Warm-stop the worker unit: it finishes nothing new and leaves queued tasks queued."""
-    return ["systemctl", "kill", "--signal=SIGTERM", service]
+def stop_consuming(node: str, queue: str, timeout: float = 10.0) -> None:
+    """Make the worker ``node`` stop taking tasks from ``queue``; raises unless it confirms."""
+    from localization_dagster.workers import worker_app
+
+    replies = worker_app().control.cancel_consumer(
+        queue, destination=[node], reply=True, timeout=timeout
+    )
+    if not any(node in reply for reply in replies or []):
+        raise RuntimeError(f"worker {node} did not confirm it stopped taking {queue} tasks")
 
 
 def watch_once(
@@ -52,7 +60,8 @@ def watch_once(
 def main(argv: Sequence[str] | None = None) -> int:
     """Poll until this VM is preempted; exit 0 after handing the event back to Azure."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker-service", required=True, help="systemd unit of the worker")
+    parser.add_argument("--queue", default="gpu", help="the queue the node's worker serves")
+    parser.add_argument("--worker-node", help="the worker's Celery name (default: QUEUE@host)")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
     parser.add_argument("--events-url", default=EVENTS_URL)
     parser.add_argument("--vm-name", help="this VM's name (default: from instance metadata)")
@@ -60,8 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with httpx.Client() as client:
         name = args.vm_name or client.get(NAME_URL, headers=HEADERS, timeout=10).text.strip()
 
+        node = args.worker_node or f"{args.queue}@{socket.gethostname()}"
+
         def stop() -> None:
-            subprocess.run(stop_worker_command(args.worker_service), check=True, timeout=30)
+            stop_consuming(node, args.queue)
 
         while True:
             try:
@@ -70,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return 0
             except httpx.HTTPError as exc:  # the metadata service hiccups; keep watching
                 print(f"scheduled events unavailable: {exc}", flush=True)
+            except RuntimeError as exc:  # the worker did not answer yet; the next poll retries
+                print(str(exc), flush=True)
             time.sleep(args.interval)
 
 

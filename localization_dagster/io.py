@@ -14,6 +14,7 @@ from localization_core.artifacts import ARTIFACT_TYPES, SegmentResult, SyncWindo
 from localization_core.domain import Frozen
 from localization_core.storage.base import StorageBackend
 from localization_dagster.resources import StorageResource
+from localization_dagster.workers import executing_worker
 
 OP_TYPES: dict[str, type[Frozen]] = {
     **ARTIFACT_TYPES,
@@ -76,8 +77,12 @@ class JsonArtifactIOManager(dg.ConfigurableIOManager):
         """Write ``obj`` as JSON; metadata points at where it went."""
         key = self._output_key(context)
         self.storage.backend().write_bytes(key, _encode(obj))
+        # on a Celery worker: which node and queue ran the step (DESIGN section 6)
+        where: dict[str, str] = executing_worker()
         if context.has_asset_key:
-            context.add_output_metadata({"artifact": key})
+            where = {"artifact": key, **where}
+        if where:
+            context.add_output_metadata(where)
 
     def load_input(self, context: dg.InputContext) -> Any:
         """Read an upstream output back into its model."""

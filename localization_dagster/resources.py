@@ -43,6 +43,7 @@ from localization_core.stages.source_video import Limits
 from localization_core.storage import StorageBackend
 from localization_core.storage.factory import open_storage
 from localization_core.workspace import Workspace
+from localization_dagster.workers import queue_tags
 
 T = TypeVar("T")
 _BUILT: dict[tuple[object, ...], object] = {}
@@ -390,3 +391,8 @@ def pool_for(layer: str) -> str | None:
     if whisper and settings.whisper_device == "cuda":
         return "gpu"
     return pool_of(registry, chosen)
+
+
+def queue_tags_for(layer: str) -> dict[str, str]:
+    """The Celery queue of a step of ``layer``: ``gpu`` with its pool, else ``cpu``."""
+    return queue_tags(pool_for(layer))

@@ -177,21 +177,54 @@ def materialize(
     watcher = _StepWatcher(instance, token, listener) if listener else None
     if watcher:
         watcher.start()
+    tags = {"localize/token": token, "localize/trigger": "cli", **process_tags()}
+    run_config = {**QUIET, **(config or {})}
     try:
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=keys,
-            partition_key=partition_key,
-            raise_on_error=False,
-            run_config={**QUIET, **(config or {})},
-            tags={"localize/token": token, "localize/trigger": "cli", **process_tags()},
-        )
+        if job.executor_def.name == dg.in_process_executor.name:
+            result = job.execute_in_process(
+                instance=instance,
+                asset_selection=keys,
+                partition_key=partition_key,
+                raise_on_error=False,
+                run_config=run_config,
+                tags=tags,
+            )
+            success, events, run_id = result.success, result.all_events, result.run_id
+        else:
+            success, events, run_id = _execute_out_of_process(
+                job, instance, keys=keys, key=partition_key, run_config=run_config, tags=tags
+            )
     finally:
         if watcher:
             watcher.done.set()
             watcher.join(timeout=5)
-    if not result.success:
-        raise failure_of(result.all_events, result.run_id) or RunFailedError(
-            result.run_id, "run", "?", "the run failed"
-        )
-    return result.run_id
+    if not success:
+        raise failure_of(events, run_id) or RunFailedError(run_id, "run", "?", "the run failed")
+    return run_id
+
+
+def _execute_out_of_process(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    *,
+    keys: list[dg.AssetKey],
+    key: str,
+    run_config: dict[str, Any],
+    tags: dict[str, str],
+) -> tuple[bool, list[dg.DagsterEvent], str]:
+    """Run ``job`` through its own executor (multiprocess, Celery): its steps run in other
+    processes or on other nodes, which rebuild the job from its module by name."""
+    from localization_dagster import definitions
+
+    jobs = {"video_stages": definitions.video_stages}
+    jobs["localization_stages"] = definitions.localization_stages
+    target = dg.reconstructable(jobs[job.name])
+    partition_tags = job.get_tags_for_partition_key(key, selected_asset_keys=keys)
+    with dg.execute_job(
+        target,
+        instance,
+        run_config=run_config,
+        tags={**tags, **partition_tags},
+        asset_selection=keys,
+    ) as result:
+        return result.success, list(result.all_events), result.run_id

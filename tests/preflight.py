@@ -32,8 +32,14 @@ SERVICES = (
         needed_by="tests/dagster/test_production_instance.py",
         start="pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
     ),
+    Service(
+        name="RabbitMQ",
+        port=5672,
+        needed_by="tests/e2e/test_celery.py (the Celery workers' broker)",
+        start="rabbitmq-server -detached",
+    ),
 )
-CLIENTS = {"psql": "postgresql-client (apt)"}
+CLIENTS = {"psql": "postgresql-client (apt)", "rabbitmqctl": "rabbitmq-server (apt)"}
 
 
 def listening(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
@@ -43,7 +49,7 @@ def listening(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _try_start(service: Service, wait_s: float = 20.0) -> bool:
+def _try_start(service: Service, wait_s: float = 60.0) -> bool:
     if shutil.which(service.start.split()[0]) is None:
         return False
     subprocess.run(["sh", "-c", service.start], capture_output=True, timeout=60, check=False)

@@ -24,7 +24,12 @@ from localization_dagster.assets.common import (
     version_of,
     video_input,
 )
-from localization_dagster.resources import LipSyncResource, StorageResource, pool_for
+from localization_dagster.resources import (
+    LipSyncResource,
+    StorageResource,
+    pool_for,
+    queue_tags_for,
+)
 
 
 class SegmentSelection(dg.Config):
@@ -43,7 +48,7 @@ def plan_segments(sync_plan: SyncPlan) -> object:
 
 @dg.op(
     pool=pool_for("lipsync"),
-    tags={"dagster-celery/queue": "gpu" if pool_for("lipsync") == "gpu" else "cpu"},
+    tags=queue_tags_for("lipsync"),
 )
 def sync_segment(
     context: dg.OpExecutionContext,

@@ -68,6 +68,7 @@ from localization_dagster.resources import (
     SynthesizerResource,
     TranslatorResource,
     pool_for,
+    queue_tags_for,
 )
 
 
@@ -84,6 +85,7 @@ class TranslationConfig(dg.Config):
     automation_condition=REQUESTED_ONLY,
     ins={"transcript": video_input(), "stems": video_input()},
     pool=pool_for("translation"),
+    op_tags=queue_tags_for("translation"),
     code_version=version_of("translation"),
     output_required=False,
     check_specs=[TRANSCRIPT_CHECK],
@@ -216,6 +218,7 @@ def translation_review(
         "voice_refs": video_input(),
     },
     pool=pool_for("synthesis"),
+    op_tags=queue_tags_for("synthesis"),
     code_version=version_of("dub_track"),
     check_specs=DUB_CHECKS,
 )

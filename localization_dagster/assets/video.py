@@ -29,6 +29,7 @@ from localization_dagster.resources import (
     StorageResource,
     TranscriberResource,
     pool_for,
+    queue_tags_for,
 )
 from localization_dagster.versions import source_data_version
 
@@ -75,6 +76,7 @@ def _source_output(source: SourceVideo, record: VideoRecord) -> dg.Output[Source
     group_name="video",
     automation_condition=EAGER,
     pool=pool_for("separation"),
+    op_tags=queue_tags_for("separation"),
     code_version=version_of("stems"),
     check_specs=STEMS_CHECKS,
 )
@@ -100,6 +102,7 @@ def stems(
     group_name="video",
     automation_condition=EAGER,
     pool=pool_for("transcription"),
+    op_tags=queue_tags_for("transcription"),
     code_version=version_of("transcript"),
 )
 def transcript(

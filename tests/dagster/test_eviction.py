@@ -97,13 +97,13 @@ def test_main_polls_until_preempted(
     metadata: FakeScheduledEvents, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     metadata.events = [event("Preempt", [VM], "E9")]
-    commands: list[list[str]] = []
-    monkeypatch.setattr("subprocess.run", lambda cmd, **_: commands.append(cmd))
+    stops: list[tuple[str, str]] = []
+    monkeypatch.setattr(eviction, "stop_consuming", lambda node, queue: stops.append((node, queue)))
     monkeypatch.setattr(
         eviction, "NAME_URL", url(metadata).replace("scheduledevents", "instance/compute/name")
     )
-    code = eviction.main(["--worker-service", "celery-gpu.service", "--events-url", url(metadata),
+    code = eviction.main(["--worker-node", "gpu@vloc-gpu-0", "--events-url", url(metadata),
                           "--interval", "0.01"])  # fmt: skip
     assert code == 0
-    assert commands == [["systemctl", "kill", "--signal=SIGTERM", "celery-gpu.service"]]
+    assert stops == [("gpu@vloc-gpu-0", "gpu")]
     assert metadata.log[-1] == "ack ['E9']"

@@ -9,7 +9,9 @@ adapter's contract tests: the same command line and the documented behaviours, n
 - a frame without a frontal face ends the PNG sequence there (the real paste loop skips it
   and ffmpeg stops at the gap): a video truncated at the first faceless frame, exit 0; no face
   in the first five frames: no file, exit 0; every task failure prints and exits 0;
-- ``STANDIN_HANG_S`` makes it sleep first (a long GPU call, for termination tests);
+- ``STANDIN_HANG_S`` makes it sleep first (a long GPU call, for termination tests), only
+  once ``STANDIN_LOG`` holds ``STANDIN_HANG_AFTER`` calls when that is set (a node that dies
+  in its second call);
 - every call appends its argv and working directory to ``STANDIN_LOG`` when set.
 """
 
@@ -93,12 +95,16 @@ def run_task(args, task):
 
 def main():
     args = arguments()
+    calls_before = 0
     if os.environ.get("STANDIN_LOG"):
+        if os.path.exists(os.environ["STANDIN_LOG"]):
+            calls_before = len(open(os.environ["STANDIN_LOG"]).read().splitlines())
         with open(os.environ["STANDIN_LOG"], "a") as log:
             log.write(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd()}) + "\n")
     if not os.path.isfile("./models/musetalkV15/unet.pth"):  # the package loads it at import
         raise FileNotFoundError("./models/musetalkV15/unet.pth")
-    time.sleep(float(os.environ.get("STANDIN_HANG_S", "0")))
+    if calls_before >= int(os.environ.get("STANDIN_HANG_AFTER", "0")):
+        time.sleep(float(os.environ.get("STANDIN_HANG_S", "0")))
     config = yaml.safe_load(open(args.inference_config))
     print(f"Loaded inference config: {config}")
     for key in config:
