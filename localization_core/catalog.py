@@ -1,15 +1,18 @@
 """The video catalog: which uploads are registered as which video ids, and with what options.
 
 A record lives at ``catalog/<video_id>.json`` in storage; the upload itself at
-``uploads/<video_id><suffix>``. Registration is idempotent: the same content (same MD5)
-registers once; new content under the same name is a new version of the same video.
+``uploads/<YYYY-MM-DD>/<video_id><suffix>`` (the UTC day it was uploaded: the upload sensor
+lists only the recent days' folders), or at ``uploads/<file>`` (the flat layout of earlier
+versions, still accepted). Registration is idempotent: the same content (same MD5) registers
+once; new content under the same name is a new version of the same video, and an older copy
+under another key (the same name in an earlier day's folder) does not replace a newer one.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -89,9 +92,23 @@ def record_key(video_id: str) -> str:
     return f"catalog/{video_id}.json"
 
 
-def upload_key(video_id: str, filename: str) -> str:
-    """Storage key of a video's upload."""
-    return f"uploads/{video_id}{Path(filename).suffix.lower()}"
+def upload_key(video_id: str, filename: str, day: date | None = None) -> str:
+    """Storage key of a video's upload: in the folder of ``day`` (today, UTC, by default), so
+    the upload sensor finds it in the recent days it lists on every tick."""
+    folder = (day or datetime.now(UTC).date()).isoformat()
+    return f"uploads/{folder}/{video_id}{Path(filename).suffix.lower()}"
+
+
+def _superseded(storage: StorageBackend, existing: VideoRecord, info: ObjectInfo) -> bool:
+    """True for a copy under another key written before the registered upload (the same name
+    in an earlier day's folder): it must not replace the newer registration."""
+    if existing.upload_key == info.key or info.last_modified is None:
+        return False
+    try:
+        registered = storage.info(existing.upload_key)
+    except ObjectNotFoundError:
+        return False
+    return registered.last_modified is not None and info.last_modified < registered.last_modified
 
 
 def load_record(storage: StorageBackend, video_id: str) -> VideoRecord:
@@ -143,12 +160,15 @@ def record_for_upload(
     source_language: str | None = None,
     review_policy: ReviewPolicy | None = None,
 ) -> tuple[VideoRecord, bool]:
-    """The record for an upload and whether it is new (or new content) for the catalog."""
+    """The record for an upload and whether it is new (or new content) for the catalog; the
+    video id is the file name's (``uploads/2025-06-01/My Talk.mp4`` -> ``my-talk``)."""
     video_id = check_video_id(video_id or slugify(Path(info.key).name))
     try:
         existing: VideoRecord | None = load_record(storage, video_id)
     except InvalidInputError:
         existing = None
+    if existing is not None and _superseded(storage, existing, info):
+        return existing, False
     if existing is not None and existing.version == (info.content_md5 or info.etag):
         if source_language and source_language != existing.source_language:
             existing = save_record(

@@ -19,11 +19,12 @@ import contextlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import dagster as dg
 
 from localization_core.cache import SegmentStore, cache_key
-from localization_core.catalog import check_video_id, load_record, record_key
+from localization_core.catalog import check_video_id, load_record, record_key, slugify
 from localization_core.errors import InvalidInputError
 from localization_core.glossary import CATALOG_KEY, glossary_key
 from localization_core.stages.lipsync import SEGMENTS
@@ -101,9 +102,22 @@ def _exclusive(storage: StorageBackend, video_id: str) -> set[str]:
     return mine.difference(*by_video.values())
 
 
+def _upload_copies(storage: StorageBackend, video_id: str) -> list[str]:
+    """Every upload named for the video, in any day folder: copies of earlier days and
+    re-uploads belong to the takedown as much as the registered one."""
+    copies = []
+    for info in storage.list("uploads/"):
+        try:
+            if slugify(PurePosixPath(info.key).name) == video_id:
+                copies.append(info.key)
+        except InvalidInputError:
+            continue
+    return copies
+
+
 def _owned_keys(storage: StorageBackend, video_id: str, upload_key: str) -> list[str]:
     """Every object under the video's own keys and prefixes, except its catalog record."""
-    keys = [upload_key, takedown_key(video_id)]
+    keys = [upload_key, takedown_key(video_id), *_upload_copies(storage, video_id)]
     if glossary_key(video_id) != CATALOG_KEY:  # a video named "catalog" keeps the catalog's
         keys.append(glossary_key(video_id))
     prefixes = (
@@ -164,7 +178,7 @@ def take_down(storage: StorageBackend, instance: dg.DagsterInstance, video_id: s
     record = load_record(storage, check_video_id(video_id))
     _check_idle(instance, video_id)
     shared = _exclusive(storage, video_id)  # read from the artifacts before they go
-    keys = [*_owned_keys(storage, video_id, record.upload_key), *sorted(shared)]
+    keys = [*dict.fromkeys(_owned_keys(storage, video_id, record.upload_key)), *sorted(shared)]
     deleted = sum(storage.delete(key) for key in keys)
     runs, partitions = _forget(instance, video_id)
     storage.delete(record_key(video_id))

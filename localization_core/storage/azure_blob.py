@@ -143,10 +143,10 @@ class AzureBlobStorage(StorageBackend):
         return True
 
     def list_page(self, prefix: str = "", page_size: int = 1000, token: str | None = None) -> Page:
-        """One service page; the continuation token is the service's own."""
+        """One service page, with user metadata; the continuation token is the service's own."""
         validate_prefix(prefix)
         pages = self._container.list_blobs(
-            name_starts_with=prefix or None, results_per_page=page_size
+            name_starts_with=prefix or None, include=["metadata"], results_per_page=page_size
         ).by_page(continuation_token=token)
         items = tuple(self._to_info(blob) for blob in next(pages, []))
         # the SDK's page iterator carries the token; its typing only says Iterator
@@ -162,4 +162,5 @@ class AzureBlobStorage(StorageBackend):
             etag=str(blob.etag).strip('"'),
             content_md5=bytes(md5).hex() if md5 else None,
             last_modified=blob.last_modified,
+            metadata=tuple(sorted((blob.metadata or {}).items())),
         )

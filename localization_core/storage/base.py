@@ -18,13 +18,21 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 class ObjectInfo(Frozen):
-    """Metadata of one stored object; ``etag`` changes whenever the content is rewritten."""
+    """Metadata of one stored object; ``etag`` changes whenever the content (or, on Azure, the
+    user metadata) is rewritten."""
 
     key: str
     size: int
     etag: str
     content_md5: str | None = None
     last_modified: datetime | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+
+    def metadata_value(self, name: str) -> str | None:
+        """The user metadata ``name`` set on the object (case-insensitive, as Azure treats
+        metadata names); None when absent or when the backend keeps no metadata (local)."""
+        wanted = name.lower()
+        return next((value for key, value in self.metadata if key.lower() == wanted), None)
 
 
 class Page(Frozen):

@@ -62,6 +62,7 @@ def store_video(storage: StorageBackend, video: str, shared_segment: str | None 
     belong to this video alone (``shared_segment``, a window both videos use, is not one)."""
     w = Writer(storage, video)
     upload = w.put(f"uploads/{video}.mp4")
+    w.put(f"uploads/2026-11-30/{video}.mp4")  # an earlier day's copy of the same video
     record = VideoRecord(
         video_id=video, upload_key=upload, filename=f"{video}.mp4", etag="e1", targets=LANGUAGES
     )
