@@ -95,3 +95,9 @@ Settings.musetalk_version
     SidecarTranslator,
     WhisperTranslator,
 )
+
+# azure-core calls these on a token credential (the tests' static ARM credential)
+from azure.core.credentials import SupportsTokenInfo, TokenCredential  # noqa: E402
+
+TokenCredential.get_token
+SupportsTokenInfo.get_token_info

@@ -8,10 +8,13 @@ import dagster as dg
 from localization_core.settings import Settings, get_settings
 from localization_dagster.assets import LOCALIZATION_LEVEL, VIDEO_LEVEL
 from localization_dagster.automation import build_automation_sensor
+from localization_dagster.autostop import autostop_resources
 from localization_dagster.io import JsonArtifactIOManager
 from localization_dagster.resources import build_resources
 from localization_dagster.retention import RETENTION_SCHEDULE, retention_job
 from localization_dagster.sensors.alerts import build_alert_sensor
+from localization_dagster.sensors.autostop import autostop_sensors
+from localization_dagster.sensors.catalog import build_catalog_sensor
 from localization_dagster.sensors.edits import build_edits_sensor
 from localization_dagster.sensors.requests import build_request_sensor
 from localization_dagster.sensors.uploads import build_upload_sensor
@@ -48,7 +51,11 @@ def _executor(choice: str) -> dg.ExecutorDefinition:
 
 def _resources(settings: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
     """The resources of the code location; the IO manager stores through the storage one."""
-    resources = {**build_resources(settings, secrets_from_env=True), **overrides}
+    resources = {
+        **build_resources(settings, secrets_from_env=True),
+        **autostop_resources(settings),
+        **overrides,
+    }
     return {**resources, "io_manager": JsonArtifactIOManager(storage=resources["storage"])}
 
 
@@ -66,7 +73,11 @@ def build_definitions(settings: Settings | None = None, **overrides: Any) -> dg.
             build_automation_sensor(settings.automation_interval_s),
             build_request_sensor(settings.sensor_interval_s),
             build_edits_sensor(settings.sensor_interval_s),
+            build_catalog_sensor(
+                settings.sensor_interval_s, settings.catalog_pairs_per_tick, settings.list_page_size
+            ),
             build_alert_sensor(settings),
+            *autostop_sensors(settings),
         ],
         executor=_executor(settings.executor),
     )

@@ -50,6 +50,7 @@ def test_sensors_run_without_clicks_and_automation_is_eager() -> None:
         "localization_requests",
         "review_edits",
         "localization_failure_alerts",
+        "catalog_manifests",
     }
     assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors.values())
     graph = defs.resolve_asset_graph()
