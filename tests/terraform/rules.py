@@ -220,8 +220,10 @@ def segment_cache_survives(config: Config, root: Path) -> list[str]:
 def gpu_units_and_backstop(config: Config, root: Path) -> list[str]:
     gpu_init = (root / "cloud-init" / "gpu.yaml.tftpl").read_text()
     problems = []
-    if "-q gpu -- --pool=threads --concurrency=1" not in gpu_init:
-        problems.append("gpu worker unit is not threads/concurrency 1 on the gpu queue")
+    # `localize worker --queue gpu` is one step at a time in a thread (workers.worker_argv)
+    worker = [line for line in gpu_init.splitlines() if "bin/localize worker" in line]
+    if worker != ["      ExecStart=/opt/localization/venv/bin/localize worker --queue gpu"]:
+        problems.append("gpu worker unit is not `localize worker --queue gpu` (threads, one step)")
     if "eviction-watcher.service" not in gpu_init:
         problems.append("no eviction watcher unit")
     schedules = resources(config, "azurerm_dev_test_global_vm_shutdown_schedule")
@@ -233,7 +235,12 @@ def gpu_units_and_backstop(config: Config, root: Path) -> list[str]:
 
 def control_units(_: Config, root: Path) -> list[str]:
     control = (root / "cloud-init" / "control.yaml.tftpl").read_text()
-    wanted = ["bin/dagster-webserver -h", "bin/dagster-daemon run", "-q cpu", "rabbitmq-server"]
+    wanted = [
+        "bin/dagster-webserver -h",
+        "bin/dagster-daemon run",
+        "bin/localize worker --queue cpu",
+        "rabbitmq-server",
+    ]
     return [f"control cloud-init lacks {unit}" for unit in wanted if unit not in control]
 
 

@@ -38,8 +38,8 @@ BREAKS: dict[str, list[tuple[str, str, str]]] = {
     "gpu_spot_nodes": [("compute.tf", 'priority                        = "Spot"',
                         'priority                        = "Regular"')],
     "segment_cache_survives": [("compute.tf", "prevent_destroy = true", "prevent_destroy = false")],
-    "gpu_units_and_backstop": [("cloud-init/gpu.yaml.tftpl", "--pool=threads --concurrency=1",
-                                "--pool=prefork --concurrency=4")],
+    "gpu_units_and_backstop": [("cloud-init/gpu.yaml.tftpl", "localize worker --queue gpu",
+                                "localize worker --queue gpu --concurrency 4")],
     "control_units": [("cloud-init/control.yaml.tftpl", "dagster-daemon run", "sleep infinity")],
     "identities_least_privilege": [
         ("identity.tf", '"Microsoft.Compute/virtualMachines/deallocate/action",',
