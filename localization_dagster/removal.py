@@ -23,13 +23,13 @@ from pathlib import PurePosixPath
 
 import dagster as dg
 
-from localization_core.cache import SegmentStore, cache_key
+from localization_core.cache import SegmentStore
 from localization_core.catalog import check_video_id, load_record, record_key, slugify
 from localization_core.errors import InvalidInputError
 from localization_core.glossary import CATALOG_KEY, glossary_key
 from localization_core.stages.lipsync import SEGMENTS
 from localization_core.storage import StorageBackend
-from localization_dagster.assets.common import version_of
+from localization_dagster.assets.video import face_cache_key
 from localization_dagster.orphans import ACTIVE, mark_orphans
 from localization_dagster.partitions import languages, videos
 from localization_dagster.resources import Toolkit
@@ -59,12 +59,6 @@ def takedown_key(video_id: str) -> str:
 def owner(artifact_key: str) -> str:
     """The video of ``artifacts/<asset>/<video>.json`` or ``.../<video>/<lang>.json``."""
     return artifact_key.split("/")[2].removesuffix(".json")
-
-
-def face_cache_key(version: str) -> str:
-    """The face-track cache entry of a source content version (as ``face_track`` writes it)."""
-    digest = cache_key("face_track", source=version, code=version_of("face_track"))
-    return f"cache/face_track/{digest}.json"
 
 
 def pointers(storage: StorageBackend, artifact_key: str) -> set[str]:

@@ -34,6 +34,12 @@ from localization_dagster.resources import (
 from localization_dagster.versions import source_data_version
 
 
+def face_cache_key(version: str) -> str:
+    """The face-track cache entry of a source content version (and this stage's code)."""
+    digest = cache_key("face_track", source=version, code=version_of("face_track"))
+    return f"cache/face_track/{digest}.json"
+
+
 @dg.asset(
     partitions_def=videos,
     group_name="video",
@@ -138,8 +144,7 @@ def face_track(source_video: SourceVideo, storage: StorageResource) -> dg.Output
     Cached by what it reads (the picture's content version and this stage's code version), so
     a source-language correction, which makes it stale, costs a lookup, not a scan."""
     backend = storage.backend()
-    digest = cache_key("face_track", source=source_video.version, code=version_of("face_track"))
-    key = f"cache/face_track/{digest}.json"
+    key = face_cache_key(source_video.version)
     with stage("face_track"):
         if backend.exists(key):
             result = FaceTrack.model_validate_json(backend.read_bytes(key))

@@ -30,7 +30,7 @@ from localization_core.manifest import (
     read_manifests,
     version_of,
 )
-from localization_dagster.partitions import languages, localizations, videos
+from localization_dagster.partitions import add_requests, localizations
 from localization_dagster.resources import StorageResource
 
 SOURCE_VIDEO = dg.AssetKey("source_video")
@@ -59,25 +59,6 @@ def source_requests(applied: Applied) -> list[dg.RunRequest]:
         )
         for item in applied.ingested
     ]
-
-
-def partition_requests(
-    instance: dg.DagsterInstance, applied: Applied
-) -> list[dg.AddDynamicPartitionsRequest]:
-    """The ``videos`` and ``languages`` partitions the tick's videos and pairs still lack."""
-    wanted = {
-        videos.name or "videos": {i.video_id for i in applied.ingested}
-        | {video for video, _ in applied.pairs},
-        languages.name or "languages": {lang for _, lang in applied.pairs},
-    }
-    requests = []
-    for name, keys in wanted.items():
-        new = sorted(keys - set(instance.get_dynamic_partitions(name)))
-        if new:
-            requests.append(
-                dg.AddDynamicPartitionsRequest(partitions_def_name=name, partition_keys=new)
-            )
-    return requests
 
 
 def summary(plan: CatalogPlan, applied: Applied) -> str | None:
@@ -152,7 +133,11 @@ def build_catalog_sensor(
             context.log.info(line)
         return dg.SensorResult(
             run_requests=source_requests(applied),
-            dynamic_partitions_requests=partition_requests(context.instance, applied),
+            dynamic_partitions_requests=add_requests(
+                [i.video_id for i in applied.ingested] + [video for video, _ in applied.pairs],
+                [lang for _, lang in applied.pairs],
+                context.instance,
+            ),
             cursor=cursor,
         )
 

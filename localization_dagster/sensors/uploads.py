@@ -53,7 +53,7 @@ from localization_core.catalog import (
 from localization_core.domain import Frozen
 from localization_core.errors import InvalidInputError, LocalizationError
 from localization_core.storage import ObjectInfo, StorageBackend
-from localization_dagster.partitions import languages, videos
+from localization_dagster.partitions import add_requests
 from localization_dagster.resources import PipelineResource, StorageResource
 from localization_dagster.versions import source_data_version
 
@@ -335,16 +335,6 @@ def read_cursor(text: str | None) -> tuple[UploadCursor, str | None]:
         return UploadCursor(), "the upload sensor's cursor is unreadable; starting a new pass"
 
 
-def _partition_requests(tick: UploadTick) -> list[dg.AddDynamicPartitionsRequest]:
-    """Add the tick's videos and languages (Dagster skips those that exist)."""
-    requests = []
-    if tick.video_ids:
-        requests.append(videos.build_add_request(tick.video_ids))
-    if tick.languages:
-        requests.append(languages.build_add_request(tick.languages))
-    return requests
-
-
 def build_upload_sensor(
     interval_s: int, page_size: int = 500, per_tick: int = UPLOADS_PER_TICK
 ) -> dg.SensorDefinition:
@@ -383,7 +373,7 @@ def build_upload_sensor(
             context.log.info(f"{tick.waiting} more uploads wait for the next ticks")
         return dg.SensorResult(
             run_requests=tick.run_requests,
-            dynamic_partitions_requests=_partition_requests(tick),
+            dynamic_partitions_requests=add_requests(tick.video_ids, tick.languages),
             cursor=tick.cursor.model_dump_json(),
         )
 

@@ -17,8 +17,8 @@ from localization_core.domain import MediaProbe, SeparationResult
 from localization_core.glossary import glossary_key
 from localization_core.stages.lipsync import SEGMENTS
 from localization_core.storage import StorageBackend
+from localization_dagster.assets.video import face_cache_key
 from localization_dagster.partitions import localizations, videos
-from localization_dagster.removal import face_cache_key
 from localization_dagster.runner import LOCALIZATION_ASSETS, VIDEO_ASSETS
 
 LANGUAGES = ("es", "fr")
