@@ -55,6 +55,7 @@ class CliProject:
     stdout: str
     failed: subprocess.CompletedProcess[str]
     refused: subprocess.CompletedProcess[str]
+    first_run_s: float
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +64,16 @@ def cli_project(tmp_path_factory: pytest.TempPathFactory, french_face_clip: Path
     data = tmp_path_factory.mktemp("cli") / "data"
     added = localize(data, "add", str(french_face_clip), "--to", "en", "--from", "it")
     assert added.returncode == 0, added.stdout + added.stderr
+    started = time.monotonic()
     done = localize(data, "run", "french-face", "--to", "en", "--from", "fr")
+    first_run_s = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
     notes = data.parent / "notes.mp4"
     notes.write_text("not a video\n" * 20)
     failed = localize(data, "run", str(notes), "--to", "en", "--from", "fr")
     refused = localize(data, "add", str(french_face_clip), "--to", "en", "--from", "xx")
     run_ids = re.findall(r"^run ([0-9a-f-]{36})$", done.stdout, flags=re.MULTILINE)
-    return CliProject(data, run_ids, done.stdout, failed, refused)
+    return CliProject(data, run_ids, done.stdout, failed, refused, first_run_s)
 
 
 def test_localize_run_prints_progress_run_ids_and_the_output(cli_project: CliProject) -> None:
@@ -102,7 +105,8 @@ def test_a_second_run_reuses_everything_and_changes_no_byte(cli_project: CliProj
     assert "✓" not in again.stdout and "…" not in again.stdout, "no step executed"
     assert "reused (fresh): source_video, stems, transcript, voice_refs, face_track" in again.stdout
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
-    assert elapsed < 10, elapsed
+    # Relative to the first run on the same machine: CI's load varies (10.7 s once for 2.6 s here).
+    assert elapsed < cli_project.first_run_s / 2, (elapsed, cli_project.first_run_s)
 
 
 def test_failed_run_is_one_line_and_status_shows_every_stage(cli_project: CliProject) -> None:
