@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     import av
 
 Image = npt.NDArray[np.uint8]
+# face detection (face_track and the preview engine see the same faces): a face is usable from
+# 64 source pixels high, looked for with OpenCV's Haar frontal cascade on frames at most this
+# many rows high
+MIN_FACE_PX = 64
+FACE_SCAN_HEIGHT = 432
 # the frames around a synced window must stay the source's (>= 45 dB PSNR, even next to a
 # frame that changed a lot): a low CRF tuned for fidelity, not for perceived quality
 FIDELITY = {"crf": "6", "tune": "psnr", "preset": "veryfast"}

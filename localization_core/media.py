@@ -441,18 +441,6 @@ def frame_times(path: Path) -> list[float]:
     return [round(t - stamps[0], 6) for t in stamps] if stamps else []
 
 
-def shot_cuts(path: Path, threshold: float) -> list[float]:
-    """Times of hard cuts: ffmpeg scene detection (score above ``threshold``) on a small decode."""
-    graph = f"scale=320:-2,select='gt(scene\\,{threshold})',showinfo"
-    args = [FFMPEG, "-nostdin", "-v", "info", "-i", str(path), "-an", "-vf", graph]
-    proc = subprocess.run(
-        [*args, "-f", "null", "-"], capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
-    )
-    if proc.returncode != 0:
-        raise ProcessingError("media", f"scene detection failed for {path.name}")
-    return [float(m) for m in re.findall(r"pts_time:\s*([0-9.]+)", proc.stderr)]
-
-
 def decode_gray_frames(path: Path, *, height: int) -> Iterator[npt.NDArray[np.uint8]]:
     """Every frame (no rate conversion), grey, upright as a viewer sees it (ffmpeg applies the
     rotation flag), scaled to ``height`` rows (even width)."""

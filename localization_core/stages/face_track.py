@@ -1,9 +1,14 @@
 """`face_track`: where an engine-usable frontal face (>= 64 px high) is visible.
 
-Every frame is decoded once at a reduced size; OpenCV's Haar frontal cascade runs on a sample
-every 0.2 s and on the first frame of every shot cut (ffmpeg scene detection), and each change
-between two samples is refined to the exact frame by bisection over the frames in between.
-Profile detections are reported, not accepted (DESIGN section 4).
+Every frame is decoded once, by ffmpeg, grey and scaled to at most 432 rows (the scan). Shot
+cuts are found in that same stream: ffmpeg's scene score (the smaller of the mean absolute
+frame difference and its change, over 100) computed on the scan frames, so no second decode.
+OpenCV's Haar frontal cascade runs on a sample every 0.2 s and on the first frame of every
+cut, and each change between two samples is refined to the exact frame by bisection over the
+frames in between. The profile cascades run on the first frame of each shot (their answer holds
+for the shot's frontal frames) and on samples without a frontal face: profiles are reported,
+not accepted (DESIGN section 4). The cascade's window is 24 scan pixels, so the
+smallest face seen is the larger of 64 px and 24 scan pixels (107 px on a 1080x1920 picture).
 """
 
 from __future__ import annotations
@@ -19,12 +24,12 @@ import numpy.typing as npt
 from localization_core import media
 from localization_core.artifacts import FaceTrack, SourceVideo
 from localization_core.domain import Span
+from localization_core.frames import FACE_SCAN_HEIGHT, MIN_FACE_PX
 
 SAMPLE_INTERVAL_S = 0.2
-MIN_FACE_PX = 64
-SCAN_MAX_HEIGHT = 540
 SCENE_THRESHOLD = 0.08
 MIN_NEIGHBOURS = 5
+CASCADE_WINDOW_PX = 24
 Frame = npt.NDArray[np.uint8]
 Box = tuple[int, int, int, int]
 
@@ -39,7 +44,7 @@ class _Detector:
         self.frontal = cv2.CascadeClassifier(str(root / "haarcascade_frontalface_default.xml"))
         self.profile = cv2.CascadeClassifier(str(root / "haarcascade_profileface.xml"))
         self.scale = scale
-        self.min_px = max(12, round(MIN_FACE_PX * scale))
+        self.min_px = max(CASCADE_WINDOW_PX, round(MIN_FACE_PX * scale))
         self.calls = 0
 
     def face(self, frame: Frame) -> Box | None:
@@ -68,27 +73,43 @@ class _Scan:
     count: int
     faces: list[Box | None] = field(default_factory=list)
     profile: list[bool] = field(default_factory=list)
+    cuts: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.faces = [None] * self.count
         self.profile = [False] * self.count
 
 
-def _sample_frames(times: list[float], cuts: list[float]) -> set[int]:
-    """Frame indices to scan: one every 0.2 s and the first frame at or after each cut."""
+def _sample_frames(times: list[float]) -> set[int]:
+    """Frame indices scanned whatever the picture: one every 0.2 s, and the last frame."""
     chosen: set[int] = set()
     next_time = 0.0
-    cut_queue = sorted(cuts)
     for index, moment in enumerate(times):
         if moment >= next_time - 1e-6:
             chosen.add(index)
             next_time = moment + SAMPLE_INTERVAL_S
-        while cut_queue and cut_queue[0] <= moment + 1e-6:
-            chosen.add(index)
-            cut_queue.pop(0)
     if times:
         chosen.add(len(times) - 1)
     return chosen
+
+
+class _CutDetector:
+    """ffmpeg's scene score, frame by frame, on the scan frames."""
+
+    def __init__(self) -> None:
+        self.previous: npt.NDArray[np.int16] | None = None
+        self.previous_mafd = 0.0
+
+    def is_cut(self, frame: Frame) -> bool:
+        """Whether ``frame`` starts a new shot (score above ``SCENE_THRESHOLD``)."""
+        current = frame.astype(np.int16)
+        score = 0.0
+        if self.previous is not None:
+            mafd = float(np.abs(current - self.previous).mean())
+            score = min(mafd, abs(mafd - self.previous_mafd)) / 100
+            self.previous_mafd = mafd
+        self.previous = current
+        return score > SCENE_THRESHOLD
 
 
 def _refine(detector: _Detector, frames: dict[int, Frame], scan: _Scan, low: int, high: int) -> int:
@@ -115,16 +136,25 @@ def _fill(scan: _Scan, start: int, stop: int, source: int) -> None:
 def _scan_frames(path: Path, times: list[float], samples: set[int], detector: _Detector,
                  height: int) -> _Scan:  # fmt: skip
     scan = _Scan(len(times))
+    cuts = _CutDetector()
     pending: dict[int, Frame] = {}
     previous: int | None = None
+    shot_profile = False  # what the shot's first frame showed
     for index, frame in enumerate(media.decode_gray_frames(path, height=height)):
         if index >= scan.count:
             break
         pending[index] = frame
-        if index not in samples:
+        shot_start = cuts.is_cut(frame) or index == 0
+        if shot_start and index:
+            scan.cuts.append(times[index])
+        elif not shot_start and index not in samples:
             continue
         scan.faces[index] = detector.face(frame)
-        scan.profile[index] = detector.profile_seen(frame)
+        if shot_start or scan.faces[index] is None:
+            scan.profile[index] = detector.profile_seen(frame)
+            shot_profile = scan.profile[index] if shot_start else shot_profile
+        else:
+            scan.profile[index] = shot_profile
         if previous is not None:
             changed = (scan.faces[previous] is None) != (scan.faces[index] is None)
             boundary = _refine(detector, pending, scan, previous, index) if changed else index
@@ -155,12 +185,11 @@ def track_faces(path: Path, source: SourceVideo) -> FaceTrack:
     started = time.monotonic()
     facts = source.probe
     times = media.frame_times(path)
-    cuts = media.shot_cuts(path, SCENE_THRESHOLD)
     shown = facts.display_size  # frames are scanned upright, as a viewer sees them
-    shown_height = shown[1] if shown else SCAN_MAX_HEIGHT
-    height = min(SCAN_MAX_HEIGHT, shown_height) // 2 * 2
+    shown_height = shown[1] if shown else FACE_SCAN_HEIGHT
+    height = min(FACE_SCAN_HEIGHT, shown_height) // 2 * 2
     detector = _Detector(height / shown_height)
-    samples = _sample_frames(times, cuts)
+    samples = _sample_frames(times)
     scan = _scan_frames(path, times, samples, detector, height)
     end = facts.picture_duration
     boxes: list[tuple[float, int, int, int, int]] = [
@@ -174,7 +203,7 @@ def track_faces(path: Path, source: SourceVideo) -> FaceTrack:
         samples=detector.calls,
         faceless_spans=tuple(_runs(times, [f is None for f in scan.faces], end)),
         profile_spans=tuple(_runs(times, scan.profile, end)),
-        shot_cuts=tuple(cuts),
+        shot_cuts=tuple(scan.cuts),
         boxes=tuple(boxes),
         seconds_per_minute=round(elapsed / max(end / 60, 1e-6), 2),
     )

@@ -17,13 +17,11 @@ import numpy.typing as npt
 
 from localization_core.audio import read_audio
 from localization_core.errors import FaceNotDetectedError, LipSyncError
-from localization_core.frames import Image, read_rgb, write_rgb
+from localization_core.frames import FACE_SCAN_HEIGHT, MIN_FACE_PX, Image, read_rgb, write_rgb
 from localization_core.presets import Tuning
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.timing import CHUNK_FRAMES, ENGINE_FPS
 
-MIN_FACE_PX = 64  # what the diffusion engines accept (DESIGN section 4)
-SCAN_HEIGHT = 360
 SILENT_DB, LOUD_DB = -50.0, -20.0
 MAX_MISSED_FRAMES = 3
 Box = tuple[int, int, int, int]
@@ -61,7 +59,7 @@ class _Faces:
 
         root = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
         self.cascade = cv2.CascadeClassifier(str(root / "haarcascade_frontalface_default.xml"))
-        self.scale = min(1.0, SCAN_HEIGHT / height)
+        self.scale = min(1.0, FACE_SCAN_HEIGHT / height)
         self.min_px = max(12, round(MIN_FACE_PX * self.scale))
 
     def find(self, frame: Image) -> Box | None:
