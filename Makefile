@@ -22,7 +22,7 @@ COMPILE := $(STAMPS)/lock-venv/bin/pip-compile --quiet --allow-unsafe --strip-ex
 	--no-emit-index-url --no-emit-find-links
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv npm models checkov llm test lint preflight demo lock lock-upgrade clean
+.PHONY: setup apt venv npm models checkov llm test lint preflight demo bench lock lock-upgrade clean
 
 setup: apt venv npm models checkov
 
@@ -125,6 +125,10 @@ test: setup llm preflight lint
 
 demo: setup
 	.venv/bin/localize demo
+
+# The product's claims measured here (about 15 min): bench/results.json and the README's table.
+bench: setup
+	.venv/bin/python -m bench
 
 # Refresh the lock files after changing dependencies in pyproject.toml or requirements-checkov.in:
 # `make lock` keeps every existing pin it can, `make lock-upgrade` moves all to the newest.

@@ -123,6 +123,12 @@ class SyncPlan(Frozen):
     frames_in_windows: int = 0
     faceless_frames_excluded: int = 0
     frames_speaking: int = Field(0, description="frames inside the padded speech spans")
+    frames_speech_bound: int | None = Field(
+        None,
+        description="frames inside the dub's own speech (line slots and energy spans, unpadded)"
+        " that show an engine-usable face: what a speech-only pipeline sends at the least"
+        " (None in plans made before it was counted)",
+    )
 
 
 class Piece(Frozen):
@@ -148,6 +154,10 @@ class SegmentResult(Frozen):
     frames: int = 0
     pieces: tuple[Piece, ...] = Field((), description="spans the engine ran on, in order")
     engine_calls: int = 0
+    engine_failures: int = Field(0, description="engine calls that found no usable face")
+    engine_seconds: float = Field(
+        0.0, description="seconds inside engine calls; 0 for a cached or dub-only window"
+    )
     bisect_depth: int = 0
 
     @property

@@ -16,7 +16,15 @@ INSTALLED_MODELS = Path(sys.prefix) / "share" / "localization" / "models"
 
 
 class Settings(BaseSettings):
-    """Provider choices, storage and model locations; every field maps to one env variable."""
+    """Provider choices, storage and model locations; every field maps to one env variable.
+
+    ``GPU_PRICE_PER_HOUR`` (USD, default 0.0: not priced) is what one hour of a GPU node costs
+    you, e.g. the hourly price of the Terraform GPU node (Standard_NC8as_T4_v3) in your region
+    and billing model (spot is cheaper than pay-as-you-go). Each localization's report prices
+    its GPU-seconds with it: ``estimated_cost_usd = gpu_seconds / 3600 * GPU_PRICE_PER_HOUR``.
+    The default is 0 rather than a list price because prices differ by region, billing model
+    and date, and a made-up figure would read as a real one.
+    """
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
@@ -83,6 +91,8 @@ class Settings(BaseSettings):
     executor: Literal["in_process", "multiprocess", "celery"] = Field(
         "in_process", alias="LOCALIZATION_EXECUTOR"
     )
+    # multiprocess: steps at once (0: one per core); 1 gives each step the machine to itself
+    max_concurrent_steps: int = Field(0, alias="MAX_CONCURRENT_STEPS", ge=0)
     sensor_interval_s: int = Field(30, alias="SENSOR_INTERVAL_S", ge=1)
     automation_interval_s: int = Field(30, alias="AUTOMATION_INTERVAL_S", ge=1)
 
@@ -99,6 +109,8 @@ class Settings(BaseSettings):
     azure_arm_endpoint: str = Field("https://management.azure.com", alias="AZURE_ARM_ENDPOINT")
     gpu_idle_window_s: float = Field(900.0, alias="GPU_IDLE_WINDOW_S", ge=0)
     gpu_min_on_s: float = Field(600.0, alias="GPU_MIN_ON_S", ge=0)
+    # USD per GPU-node hour: prices the GPU-seconds in each report (see the class docstring)
+    gpu_price_per_hour: float = Field(0.0, alias="GPU_PRICE_PER_HOUR", ge=0)
     # catalog manifests: at most this many (video, language) pairs requested per sensor tick
     catalog_pairs_per_tick: int = Field(50, alias="CATALOG_PAIRS_PER_TICK", ge=1)
     # objects per page when a sensor lists storage

@@ -40,11 +40,15 @@ LOCALIZATION_JOB = dg.define_asset_job(
 )
 
 
-def _executor(choice: str) -> dg.ExecutorDefinition:
+def _executor(settings: Settings) -> dg.ExecutorDefinition:
     """In-process by default (laptop, CI); multiprocess or Celery when configured."""
-    if choice == "celery":
+    if settings.executor == "celery":
         return celery_executor()
-    if choice == "multiprocess":
+    if settings.executor == "multiprocess" and settings.max_concurrent_steps:
+        return dg.multiprocess_executor.configured(
+            {"max_concurrent": settings.max_concurrent_steps}
+        )
+    if settings.executor == "multiprocess":
         return dg.multiprocess_executor
     return dg.in_process_executor
 
@@ -79,7 +83,7 @@ def build_definitions(settings: Settings | None = None, **overrides: Any) -> dg.
             build_alert_sensor(settings),
             *autostop_sensors(settings),
         ],
-        executor=_executor(settings.executor),
+        executor=_executor(settings),
     )
 
 

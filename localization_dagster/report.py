@@ -1,5 +1,7 @@
 """The QA report as the Dagster UI shows it on ``localized_video``: a one-screen summary, the
-per-line isochrony table, where to open the output, and the seconds each stage took.
+per-line isochrony table, where to open the output, the seconds each stage took, and the GPU
+figures (frames, engine calls, cache hits, GPU-seconds and their cost) as a table and as
+numbers the asset's plots follow across partitions.
 
 ``report.json`` stays the machine-readable copy; this is the same content for a person.
 """
@@ -27,6 +29,7 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
         ("loudness", f"{report['isochrony']['loudness_lufs']} LUFS"),
         ("lip-sync", f"{sync['engine']}: {sync['frames_sent_to_engine']}/{sync['frames_total']} "
                      f"frames in {sync['windows']} windows"),
+        *_cost_rows(report),
         ("output", f"{out['duration']:.2f} s, {out['audio_tracks']} audio tracks, "
                    f"{out['subtitle_cues']} subtitle cues"),
     ]  # fmt: skip
@@ -35,6 +38,70 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
     lines = [f"### {report['video']} -> {report['target_language']}", "", "| | |", "|---|---|"]
     lines += [f"| {name} | {_cell(value)} |" for name, value in rows]
     return "\n".join(lines)
+
+
+def _cost_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Summary rows for what the localization cost: frames, engine calls, cache hits, GPU."""
+    sync, cache, cost = report["sync"], report["cache"], report["cost"]
+    bound = sync["frames_speech_bound"]
+    return [
+        ("engine frames", f"{sync['frames_sent_to_engine']} sent of {sync['frames_total']}; "
+                          f"speech with a face: {'n/a' if bound is None else bound}"),
+        ("engine calls", f"{sync['engine_calls']} ({sync['engine_failures']} failed, "
+                         f"{sync['frames_dub_only_fallback']} frames left dub-only), "
+                         f"{sync['engine_seconds']:.2f} s in the engine"),
+        ("cache", f"{cache['segments_reused']} windows reused, {cache['segments_computed']} "
+                  f"computed; {cache['tts_lines_cached']} dub lines from the TTS cache"),
+        ("GPU", f"{cost['gpu_seconds']:.2f} GPU-s, ${cost['estimated_cost_usd']:.4f} at "
+                f"${cost['gpu_price_per_hour']:g}/h"),
+    ]  # fmt: skip
+
+
+def cost_table(report: Mapping[str, Any]) -> dg.TableMetadataValue:
+    """Engine seconds per layer with its provider and pool; GPU-seconds come from ``gpu``."""
+    records = [
+        dg.TableRecord(
+            {
+                "layer": layer,
+                "provider": engine["provider"],
+                "pool": engine["pool"] or "cpu",
+                "engine_seconds": engine["seconds"],
+            }
+        )
+        for layer, engine in report["cost"]["engine_seconds"].items()
+    ]
+    columns = {"layer": "string", "provider": "string", "pool": "string"}
+    schema = dg.TableSchema(
+        columns=[
+            *(dg.TableColumn(name, kind) for name, kind in columns.items()),
+            dg.TableColumn("engine_seconds", "float"),
+        ]
+    )
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def figures(report: Mapping[str, Any]) -> dict[str, dg.MetadataValue]:
+    """The per-localization numbers as numeric metadata, so the UI plots them across
+    partitions (a figure the report does not have, e.g. an old plan's bound, is left out)."""
+    sync, cache, cost = report["sync"], report["cache"], report["cost"]
+    counts = {
+        "frames_total": sync["frames_total"],
+        "frames_sent_to_engine": sync["frames_sent_to_engine"],
+        "frames_speech_bound": sync["frames_speech_bound"],
+        "frames_dub_only_fallback": sync["frames_dub_only_fallback"],
+        "engine_calls": sync["engine_calls"],
+        "engine_failures": sync["engine_failures"],
+        "cache_hits": cache["segments_reused"],
+        "cache_misses": cache["segments_computed"],
+        "tts_cache_hits": cache["tts_lines_cached"],
+    }
+    shown: dict[str, dg.MetadataValue] = {
+        name: dg.MetadataValue.int(value) for name, value in counts.items() if value is not None
+    }
+    shown["engine_seconds"] = dg.MetadataValue.float(sync["engine_seconds"])
+    shown["gpu_seconds"] = dg.MetadataValue.float(cost["gpu_seconds"])
+    shown["estimated_cost_usd"] = dg.MetadataValue.float(cost["estimated_cost_usd"])
+    return shown
 
 
 def isochrony_markdown(report: Mapping[str, Any]) -> str:
@@ -78,10 +145,10 @@ def stage_seconds(instance: dg.DagsterInstance, video: str, key: str) -> dict[st
     return seconds
 
 
-def report_metadata(
-    report: Mapping[str, Any], location: str, seconds: Mapping[str, float]
-) -> dict[str, dg.MetadataValue]:
-    """Metadata for ``localized_video``: summary, line table, output link, stage seconds."""
+def report_metadata(report: Mapping[str, Any], location: str) -> dict[str, dg.MetadataValue]:
+    """Metadata for ``localized_video``: summary, line table, output link, stage seconds (as
+    ``report.json`` carries them), the cost table and the numeric figures."""
+    seconds: Mapping[str, float] = report["stage_seconds"]
     opened = (
         dg.MetadataValue.url(location)
         if location.startswith(("http://", "https://"))
@@ -98,4 +165,6 @@ def report_metadata(
             ),
         ),
         "total_stage_seconds": dg.MetadataValue.float(round(sum(seconds.values()), 2)),
+        "cost": cost_table(report),
+        **figures(report),
     }

@@ -6,9 +6,10 @@ frame difference and its change, over 100) computed on the scan frames, so no se
 OpenCV's Haar frontal cascade runs on a sample every 0.2 s and on the first frame of every
 cut, and each change between two samples is refined to the exact frame by bisection over the
 frames in between. The profile cascades run on the first frame of each shot (their answer holds
-for the shot's frontal frames) and on samples without a frontal face: profiles are reported,
-not accepted (DESIGN section 4). The cascade's window is 24 scan pixels, so the
-smallest face seen is the larger of 64 px and 24 scan pixels (107 px on a 1080x1920 picture).
+for the shot's frontal frames) and where a run of samples without a frontal face begins (its
+answer holds for the run): profiles are reported, not accepted (DESIGN section 4). The
+cascade's window is 24 scan pixels, so the smallest face seen is the larger of 64 px and 24
+scan pixels (107 px on a 1080x1920 picture).
 """
 
 from __future__ import annotations
@@ -133,6 +134,18 @@ def _fill(scan: _Scan, start: int, stop: int, source: int) -> None:
         scan.profile[index] = scan.profile[source]
 
 
+def _profile(detector: _Detector, frame: Frame, scan: _Scan, *, index: int, previous: int | None,
+             shot_start: bool, shot_profile: bool) -> bool:  # fmt: skip
+    """Whether a profile is seen at sample ``index``: looked for at a shot's first frame and
+    where a faceless run begins; a frontal frame takes its shot's answer, a faceless one its
+    run's."""
+    faceless = scan.faces[index] is None
+    run_begins = previous is None or scan.faces[previous] is not None
+    if shot_start or (faceless and run_begins):
+        return detector.profile_seen(frame)
+    return scan.profile[previous] if faceless and previous is not None else shot_profile
+
+
 def _scan_frames(path: Path, times: list[float], samples: set[int], detector: _Detector,
                  height: int) -> _Scan:  # fmt: skip
     scan = _Scan(len(times))
@@ -150,11 +163,16 @@ def _scan_frames(path: Path, times: list[float], samples: set[int], detector: _D
         elif not shot_start and index not in samples:
             continue
         scan.faces[index] = detector.face(frame)
-        if shot_start or scan.faces[index] is None:
-            scan.profile[index] = detector.profile_seen(frame)
-            shot_profile = scan.profile[index] if shot_start else shot_profile
-        else:
-            scan.profile[index] = shot_profile
+        scan.profile[index] = _profile(
+            detector,
+            frame,
+            scan,
+            index=index,
+            previous=previous,
+            shot_start=shot_start,
+            shot_profile=shot_profile,
+        )
+        shot_profile = scan.profile[index] if shot_start else shot_profile
         if previous is not None:
             changed = (scan.faces[previous] is None) != (scan.faces[index] is None)
             boundary = _refine(detector, pending, scan, previous, index) if changed else index

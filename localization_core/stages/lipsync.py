@@ -82,7 +82,7 @@ def sync_window(
         return SegmentResult(**base, status="dub_only")
     stored = None if force else _stored(workspace, key)
     if stored is not None:
-        return stored.model_copy(update={"status": "cached", "seconds": 0.0})
+        return stored.model_copy(update={"status": "cached", "seconds": 0.0, "engine_seconds": 0.0})
     started = time.monotonic()
     scratch = workspace.scratch_dir("lipsync", source.video_id, dub.language, str(window.index))
     attempts = _Attempts(engine, _tuning(window, engine), scratch, call_log)
@@ -102,6 +102,8 @@ def sync_window(
         seconds=round(time.monotonic() - started, 2),
         pieces=pieces,
         engine_calls=attempts.calls,
+        engine_failures=attempts.failures,
+        engine_seconds=round(attempts.engine_seconds, 2),
         bisect_depth=max(round(math.log2(span.duration / s.duration)) for s, _ in outcome),
     )
     manifest = scratch / "manifest.json"
@@ -136,6 +138,8 @@ class _Attempts:
     ) -> None:
         self.engine, self.tuning, self.scratch, self.call_log = engine, tuning, scratch, call_log
         self.calls = 0
+        self.failures = 0
+        self.engine_seconds = 0.0  # inside engine.sync only (no cutting, encoding, storing)
         self.window = -1
         self.start = 0.0
         self.outputs: dict[tuple[int, int], Path] = {}
@@ -173,12 +177,16 @@ class _Attempts:
         video, audio = self._inputs(first, count)
         out = self.scratch / f"synced-{first}-{count}.mp4"
         self.calls += 1
+        started = time.monotonic()
         try:
             self.engine.sync(video, audio, out, self.tuning)
         except FaceNotDetectedError as exc:
+            self.failures += 1
             self.reasons[(first, count)] = exc.message
             self._log(span, count, exc.message)
             return False
+        finally:
+            self.engine_seconds += time.monotonic() - started
         self.outputs[(first, count)] = validated(out, count)
         self._log(span, count, "synced")
         return True

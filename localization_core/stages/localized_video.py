@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from localization_core import media
@@ -16,6 +18,8 @@ from localization_core.artifacts import (
     SyncPlan,
 )
 from localization_core.domain import MediaProbe, Transcript, TranslatedLine, Translation
+from localization_core.providers.lipsync.registry import LIPSYNCERS
+from localization_core.providers.registry import pool_of
 from localization_core.subtitles import (
     Cue,
     cues_from_lines,
@@ -66,8 +70,12 @@ def build_report(
     plan: SyncPlan,
     lipsync: LipSync,
     review: ReviewDecision | None = None,
+    stage_seconds: Mapping[str, float] | None = None,
+    gpu_price_per_hour: float = 0.0,
 ) -> dict[str, Any]:
-    """Everything a reviewer needs to judge one localization, as plain JSON."""
+    """Everything a reviewer needs to judge one localization, as plain JSON. ``stage_seconds``
+    are the seconds each earlier stage took (the orchestrator's step stats; empty when it has
+    none); ``gpu_price_per_hour`` (USD) prices the GPU-seconds."""
     fits = dub.lines
     return {
         "review": {
@@ -125,22 +133,76 @@ def build_report(
             "synthesized_lines": dub.synthesized_lines,
             "cached_lines": sum(f.cached for f in fits),
         },
-        "sync": {
-            "engine": plan.engine,
-            "preset": plan.preset,
-            "note": plan.note,
-            "frames_total": plan.frames_total,
-            "frames_sent_to_engine": plan.frames_in_windows,
-            "faceless_frames_excluded": plan.faceless_frames_excluded,
-            "windows": len(plan.windows),
-            "dub_only_pieces": sum(w.mode == "dub_only" for w in plan.windows)
-            + sum(not p.synced for s in lipsync.segments for p in s.pieces),
-            "engine_calls": sum(s.engine_calls for s in lipsync.segments if s.status == "synced"),
-            "engine_seconds": round(sum(s.seconds for s in lipsync.segments), 2),
-            "bisect_depth_max": max((s.bisect_depth for s in lipsync.segments), default=0),
-            "cached_segments": sum(s.status == "cached" for s in lipsync.segments),
-            "composited": lipsync.composited,
-        },
+        "sync": sync_figures(plan, lipsync),
+        "cache": cache_figures(translation, dub, lipsync),
+        "stage_seconds": dict(stage_seconds or {}),
+        "cost": cost_figures(plan, lipsync, gpu_price_per_hour),
+    }
+
+
+def sync_figures(plan: SyncPlan, lipsync: LipSync) -> dict[str, Any]:
+    """What the lip-sync engine was given and did. Frames (source fps): those in the plan's
+    sync windows (``frames_sent_to_engine``) against every frame (``frames_total``, what a
+    pipeline without windows sends) and against the speech-with-a-face lower bound; frames the
+    engine failed on, left dub-only in the picture. Calls, failed calls and seconds count the
+    windows computed for this result: a window reused from the segment store cost nothing."""
+    computed = [s for s in lipsync.segments if s.status != "cached"]
+    fallback_s = sum(p.end - p.start for s in lipsync.segments for p in s.pieces if not p.synced)
+    return {
+        "engine": plan.engine,
+        "preset": plan.preset,
+        "note": plan.note,
+        "frames_total": plan.frames_total,
+        "frames_sent_to_engine": plan.frames_in_windows,
+        "frames_speech_bound": plan.frames_speech_bound,
+        "faceless_frames_excluded": plan.faceless_frames_excluded,
+        "frames_dub_only_fallback": round(fallback_s * plan.fps),
+        "windows": len(plan.windows),
+        "dub_only_pieces": sum(w.mode == "dub_only" for w in plan.windows)
+        + sum(not p.synced for s in lipsync.segments for p in s.pieces),
+        "engine_calls": sum(s.engine_calls for s in computed),
+        "engine_failures": sum(s.engine_failures for s in computed),
+        "engine_seconds": round(math.fsum(s.engine_seconds for s in computed), 2),
+        "window_seconds": round(math.fsum(s.seconds for s in computed), 2),
+        "bisect_depth_max": max((s.bisect_depth for s in lipsync.segments), default=0),
+        "cached_segments": sum(s.status == "cached" for s in lipsync.segments),
+        "composited": lipsync.composited,
+    }
+
+
+def cache_figures(translation: Translation, dub: DubTrack, lipsync: LipSync) -> dict[str, int]:
+    """What was reused instead of computed: lip-sync windows from the segment store against
+    windows the engine ran on, dub lines from the TTS cache against lines synthesized, and the
+    translator's model requests (0 when every line came from its cache)."""
+    return {
+        "segments_reused": sum(s.status == "cached" for s in lipsync.segments),
+        "segments_computed": sum(
+            s.status != "cached" and s.engine_calls > 0 for s in lipsync.segments
+        ),
+        "tts_lines_cached": sum(fit.cached for fit in dub.lines),
+        "tts_lines_synthesized": dub.synthesized_lines,
+        "translation_model_requests": translation.model_requests,
+    }
+
+
+def cost_figures(plan: SyncPlan, lipsync: LipSync, price_per_hour: float) -> dict[str, Any]:
+    """Engine seconds per layer with the provider's pool (its registry entry), the GPU-seconds
+    (engine seconds of providers in the ``gpu`` pool) and their price. Lip-sync is the layer
+    whose engine time is measured, per window; the video-level GPU stages are shared by every
+    language of a video and are not charged to one localization."""
+    engines: dict[str, dict[str, Any]] = {
+        "lipsync": {
+            "provider": plan.engine,
+            "pool": pool_of(LIPSYNCERS, plan.engine),
+            "seconds": round(math.fsum(s.engine_seconds for s in lipsync.segments), 2),
+        }
+    }
+    gpu_seconds = round(math.fsum(e["seconds"] for e in engines.values() if e["pool"] == "gpu"), 2)
+    return {
+        "engine_seconds": engines,
+        "gpu_seconds": gpu_seconds,
+        "gpu_price_per_hour": price_per_hour,
+        "estimated_cost_usd": round(gpu_seconds / 3600 * price_per_hour, 6),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from localization_core.artifacts import DubTrack, FaceTrack, SourceVideo, SyncPlan, SyncWindow
 from localization_core.audio import energy_spans, read_audio
 from localization_core.cache import segment_key
-from localization_core.domain import Translation
+from localization_core.domain import Span, Translation
 from localization_core.presets import Tuning
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.timing import (
@@ -14,6 +14,7 @@ from localization_core.timing import (
     merge_spans,
     plan_windows,
     silence_points,
+    subtract_spans,
 )
 from localization_core.workspace import Workspace
 
@@ -73,6 +74,7 @@ def plan_sync(
     return SyncPlan(
         faceless_frames_excluded=round(faceless_s * fps),
         frames_speaking=round(sum(span.end - span.start for span in speaking) * fps),
+        frames_speech_bound=round(_speech_with_face_s(speech, faces, duration) * fps),
         duration=duration,
         fps=fps,
         engine=engine.name,
@@ -82,6 +84,14 @@ def plan_sync(
         frames_total=faces.frame_count,
         frames_in_windows=sum(round((w.end - w.start) * fps) for w in windows if w.mode == "sync"),
     )
+
+
+def _speech_with_face_s(speech: list[Span], faces: FaceTrack, duration: float) -> float:
+    """Seconds of the dub's own speech (slots and energy, unpadded, overlaps counted once)
+    that show an engine-usable face: the least any speech-only lip-sync must send."""
+    spoken = merge_spans(speech, padding=0.0, merge_gap=0.0, end=duration)
+    holes = merge_spans(faces.faceless_spans, padding=0.0, merge_gap=0.0, end=duration)
+    return sum(piece.duration for span in spoken for piece in subtract_spans(span, holes))
 
 
 def _unsyncable(source: SourceVideo, engine: type[LipSyncer]) -> str:

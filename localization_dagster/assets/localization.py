@@ -34,6 +34,7 @@ from localization_core.review import (
     transcript_gate,
     translation_digest,
 )
+from localization_core.settings import get_settings
 from localization_core.stages.dub_track import build_dub_track
 from localization_core.stages.localized_video import assemble, build_report
 from localization_core.stages.sync_plan import plan_sync
@@ -303,6 +304,7 @@ def sync_plan(
             "windows": len(result.windows),
             "frames_total": result.frames_total,
             "frames_in_windows": result.frames_in_windows,
+            "frames_speech_bound": result.frames_speech_bound or 0,
             "share_sent_to_engine": round(share, 3),
             "engine": result.engine,
             "preset": result.preset,
@@ -333,8 +335,9 @@ def localized_video(
     storage: StorageResource,
 ) -> Iterator[dg.Output[LocalizedVideo] | dg.AssetCheckResult]:
     """The delivered mp4 (dub first, original second), .srt/.vtt and report.json; the QA report,
-    where to open the video and each stage's seconds are on the asset page."""
+    where to open the video, each stage's seconds and the GPU figures are on the asset page."""
     burn = load_record(storage.backend(), video_id(context)).burn_subtitles
+    seconds = stage_seconds(context.instance, video_id(context), str(context.partition_key))
     with stage("localized_video"):
         report = build_report(
             source=source_video,
@@ -345,6 +348,8 @@ def localized_video(
             plan=sync_plan,
             lipsync=lipsync,
             review=translation_review,
+            stage_seconds=seconds,
+            gpu_price_per_hour=get_settings().gpu_price_per_hour,
         )
         result = assemble(
             storage.workspace(),
@@ -361,7 +366,6 @@ def localized_video(
             **report_metadata(
                 json.loads(storage.backend().read_bytes(result.report_key)),
                 storage.backend().location(result.video_key),
-                stage_seconds(context.instance, video_id(context), str(context.partition_key)),
             ),
             "video": result.video_key,
             "subtitles": result.srt_key,

@@ -4,6 +4,7 @@ the source's frames, count and timestamps; a stored window is reused, not recomp
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from localization_core.domain import Span, TranslatedLine, Translation
 from localization_core.presets import resolve
 from localization_core.providers.lipsync.preview import PreviewLipSyncer
 from localization_core.stages.face_track import track_faces
-from localization_core.stages.lipsync import composite, sync_window
+from localization_core.stages.lipsync import composite, manifest_store, sync_window
 from localization_core.stages.sync_plan import plan_sync
 from localization_core.storage.local import LocalStorage
 from localization_core.timing import BISECT_MIN_S, plan_windows
@@ -114,6 +115,10 @@ def test_without_it_bisect_leaves_each_faceless_island_dub_only_at_a_bounded_cos
         depth = math.ceil(math.log2(span.duration / BISECT_MIN_S))
         assert result.engine_calls <= max(1, len(islands)) * (4 * depth + 1), result
         dub_only = [p for p in result.pieces if not p.synced]
+        # every call that did not end in a synced piece found no face: the report's failures
+        synced = len(result.pieces) - len(dub_only)
+        assert result.engine_failures == result.engine_calls - synced, result
+        assert 0 < result.engine_seconds <= result.seconds, result
         for island in islands:  # every faceless frame stays as it was
             start, end = max(island.start, span.start), min(island.end, span.end)
             covering = [p for p in dub_only if p.start <= start + 1e-6 and end <= p.end + 1e-6]
@@ -146,8 +151,16 @@ def test_the_composite_keeps_vfr_timestamps_and_every_other_frame(tmp_path: Path
                         tuning=TUNING)  # fmt: skip
     first = stage.sync(window)
     assert first.status == "synced" and first.engine_calls == 1 and first.frames == 32
+    assert first.engine_failures == 0 and 0 < first.engine_seconds <= first.seconds
     again = stage.sync(window)
     assert again.status == "cached" and again.key == first.key and again.seconds == 0
+    assert again.engine_seconds == 0, "a reused window costs no engine time"
+    # a manifest stored before engine failures and seconds were recorded is still reused
+    manifest = manifest_store(stage.workspace).key_for(first.cache_key)
+    stored = json.loads(stage.workspace.storage.read_bytes(manifest))
+    old = {k: v for k, v in stored.items() if k not in {"engine_failures", "engine_seconds"}}
+    stage.workspace.storage.write_bytes(manifest, json.dumps(old).encode())
+    assert stage.sync(window).model_dump() == again.model_dump()
     picture = composite(stage.workspace, stage.source, "en", [first], PreviewLipSyncer())
     assert picture.composited
     source, output = media_file("talking_head_vfr.mp4"), stage.workspace.local(picture.video_key)

@@ -31,6 +31,7 @@ from tests.kill_harness import LOCALIZE
 
 pytestmark = pytest.mark.slow
 VIDEO, LANG = "french-face", "en"
+PRICE = 1.5  # USD per GPU hour, as an operator sets GPU_PRICE_PER_HOUR
 HOST = os.uname().nodename
 INSTANCE_YAML = """storage:
   postgres:
@@ -119,6 +120,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         MUSETALK_PYTHON=sys.executable, MUSETALK_CHECKPOINTS=str(models),
         LIPSYNC_MAX_WINDOW_S="2", STANDIN_LOG=str(root / "engine-calls.jsonl"),
         LIPSYNC_CALL_LOG=str(root / "windows.jsonl"), PYTHONUNBUFFERED="1",
+        GPU_PRICE_PER_HOUR=str(PRICE),
     )  # fmt: skip
     cluster = Cluster(data, env, root / "engine-calls.jsonl", {})
     try:
@@ -207,6 +209,7 @@ def test_steps_run_on_the_worker_of_their_queue(cluster: Cluster, french_face_cl
             gpu_steps += expected == "gpu"
     assert gpu_steps >= 2, "the clip has at least two lip-sync windows"
     print(f"{gpu_steps} lip-sync steps on gpu@{HOST}, every other step on cpu@{HOST}")
+    check_gpu_cost(cluster)
 
     # every queue a step of either job is routed to (as the workers' settings load the jobs)
     # has a worker serving it
@@ -217,6 +220,26 @@ def test_steps_run_on_the_worker_of_their_queue(cluster: Cluster, french_face_cl
     assert "gpu" in routed
     assert routed <= set(QUEUES)
     assert routed <= served_queues(cluster.env), "a queue has no worker"
+
+
+def check_gpu_cost(cluster: Cluster) -> None:
+    """The report counts every call the stand-in saw and prices the engine seconds of this
+    ``gpu``-pool engine (each window's own, as the lip-sync artifact records them)."""
+    report = json.loads((delivered(cluster).parent / "report.json").read_text())
+    sync, cost = report["sync"], report["cost"]
+    artifact = cluster.data / "storage" / "artifacts" / "lipsync" / VIDEO / f"{LANG}.json"
+    segments = json.loads(artifact.read_text())["data"]["segments"]
+    assert sync["engine_calls"] == engine_calls(cluster) > 0
+    assert report["cache"]["segments_computed"] == len(synced_windows(cluster))
+    lipsync = cost["engine_seconds"]["lipsync"]
+    assert (lipsync["provider"], lipsync["pool"]) == ("musetalk", "gpu")
+    assert cost["gpu_seconds"] == round(sum(s["engine_seconds"] for s in segments), 2) > 0
+    assert cost["gpu_seconds"] == sync["engine_seconds"] <= sync["window_seconds"]
+    assert cost["estimated_cost_usd"] == pytest.approx(cost["gpu_seconds"] / 3600 * PRICE, abs=1e-6)
+    assert sync["frames_speech_bound"] <= sync["frames_sent_to_engine"] <= sync["frames_total"]
+    print(f"frames {sync['frames_speech_bound']} speech / {sync['frames_sent_to_engine']} sent "
+          f"/ {sync['frames_total']} total; {sync['engine_calls']} engine calls, "
+          f"{cost['gpu_seconds']} GPU-s, ${cost['estimated_cost_usd']} at ${PRICE}/h")  # fmt: skip
 
 
 def engine_calls(cluster: Cluster) -> int:

@@ -447,6 +447,16 @@ def test_the_preview_engine_moves_mouths_only_inside_synced_windows(
     assert moved and float(np.mean(moved)) > MOVED_MAD, moved
     report = json.loads((output.parent / "report.json").read_text())
     assert report["sync"]["preset"] == "FAST" and report["sync"]["composited"] is True
+    # the engine worked, on the CPU: its seconds are reported, none of them are GPU-seconds
+    sync, cost = report["sync"], report["cost"]
+    assert sync["engine_calls"] == sum(s.engine_calls for s in lipsync.segments) > 0
+    assert sync["engine_seconds"] == round(sum(s.engine_seconds for s in lipsync.segments), 2)
+    assert sync["engine_seconds"] > 0 and cost["engine_seconds"]["lipsync"]["pool"] is None
+    assert cost["gpu_seconds"] == 0 == cost["estimated_cost_usd"]
+    assert sync["frames_speech_bound"] <= sync["frames_sent_to_engine"] <= sync["frames_total"]
+    print(f"frames {sync['frames_speech_bound']} speech / {sync['frames_sent_to_engine']} sent "
+          f"/ {sync['frames_total']} total; {sync['engine_calls']} calls, "
+          f"{sync['engine_failures']} failed, {sync['engine_seconds']} engine s")  # fmt: skip
 
 
 def _artifact(path: Path) -> Any:

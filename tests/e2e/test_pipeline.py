@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import srt
 
-from localization_core.artifacts import DubTrack
+from localization_core.artifacts import DubTrack, LipSync
 from localization_core.audio import read_audio
 from localization_core.domain import DubLine, Transcript
 from localization_core.providers.synthesis.base import VoiceHint
@@ -250,6 +250,7 @@ def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
     """25% of the lines overflow past every fit: the cut is listed with its reason, nothing
     failed, the video is delivered, and the cut line stops before the next one starts."""
     clip = media_file("talking_head_square_25fps.mp4")
+    monkeypatch.setenv("GPU_PRICE_PER_HOUR", "1.5")
     video_id = four_reviewed_lines(
         monkeypatch, clip, "four", {1: "Hola.", 2: TOO_LONG, 3: "Muy bien.", 4: "Gracias."}
     )
@@ -288,6 +289,39 @@ def test_one_cut_line_in_four_is_flagged_and_the_video_delivers(
     seconds = {row.data["stage"]: row.data["seconds"] for row in shown["stage_seconds"].records}
     assert set(seconds) >= {"transcript", "translation", "dub_track", "lipsync"}
     assert seconds["dub_track"] > 0
+    check_cost_figures(delivery.report, shown, key, price=1.5)
+    assert delivery.report["stage_seconds"] == seconds, "report.json carries them too"
+    assert delivery.report["cost"]["engine_seconds"]["lipsync"]["pool"] is None  # dub_only
+
+
+def check_cost_figures(
+    report: dict[str, Any], shown: dict[str, Any], key: str, *, price: float
+) -> None:
+    """The GPU figures of a delivered localization agree with its own lip-sync result, and the
+    UI shows the same numbers (in the summary and as plottable metadata)."""
+    sync, cache, cost = report["sync"], report["cache"], report["cost"]
+    assert 0 < sync["frames_speech_bound"] <= sync["frames_sent_to_engine"] <= sync["frames_total"]
+    lipsync: LipSync = load_asset("lipsync", key)
+    computed = [s for s in lipsync.segments if s.status != "cached"]
+    assert sync["engine_calls"] == sum(s.engine_calls for s in computed)
+    assert sync["engine_failures"] == sum(s.engine_failures for s in computed)
+    assert cache["segments_reused"] == sum(s.status == "cached" for s in lipsync.segments)
+    engines = cost["engine_seconds"]
+    assert engines["lipsync"]["seconds"] == round(sum(s.engine_seconds for s in computed), 2)
+    gpu = sum(engine["seconds"] for engine in engines.values() if engine["pool"] == "gpu")
+    assert cost["gpu_seconds"] == pytest.approx(gpu)
+    assert cost["gpu_price_per_hour"] == price
+    assert cost["estimated_cost_usd"] == pytest.approx(gpu / 3600 * price, abs=1e-6)
+    for name in ("frames_sent_to_engine", "frames_speech_bound", "engine_calls", "engine_failures"):
+        assert shown[name].value == sync[name], name
+    for name in ("gpu_seconds", "estimated_cost_usd"):
+        assert shown[name].value == cost[name], name
+    assert shown["cache_hits"].value == cache["segments_reused"]
+    assert [row.data["layer"] for row in shown["cost"].records] == list(engines)
+    assert f"| GPU | {cost['gpu_seconds']:.2f} GPU-s" in shown["qa_summary"].value
+    print(f"frames {sync['frames_speech_bound']} speech / {sync['frames_sent_to_engine']} sent / "
+          f"{sync['frames_total']} total; {sync['engine_calls']} calls, "
+          f"{sync['engine_failures']} failed; {cost['gpu_seconds']} GPU-s")  # fmt: skip
 
 
 def check_results(asset: dg.AssetKey) -> dict[str, dg.AssetCheckEvaluation]:
