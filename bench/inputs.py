@@ -53,13 +53,10 @@ def looped(folder: Path, clip: str, seconds: float, name: str) -> Path:
 
 def build(folder: Path, *, quick: bool) -> dict[str, Input]:
     """The inputs of a full bench (30 s 720p H.264, 30 s and 5 min 1080x1920 HEVC, the 8 s face
-    clip) or of a quick one (the 8 s face clip; 16 s for the memory pair)."""
+    clip) or of a quick one (the 8 s face clip)."""
     folder.mkdir(parents=True, exist_ok=True)
     if quick:
-        specs = [
-            ("face-8s", "talking_head_512_25fps.mp4", 8.0, "512x512 MPEG-4, 8 s"),
-            ("face-16s", "talking_head_512_25fps.mp4", 16.0, "512x512 MPEG-4, 16 s"),
-        ]
+        specs = [("face-8s", "talking_head_512_25fps.mp4", 8.0, "512x512 MPEG-4, 8 s")]
     else:
         specs = [
             ("h264-720p-30s", "cuts_faceless_profile_30fps.mp4", 30.0, "1280x720 H.264, 30 s"),

@@ -102,6 +102,7 @@ _COLUMNS = {
     "status": "string",
     "frames": "int",
     "engine_calls": "int",
+    "engine_seconds": "float",
     "bisect_depth": "int",
     "dub_only_pieces": "int",
     "seconds": "float",
@@ -122,6 +123,7 @@ def segment_metadata(result: LipSync) -> dict[str, dg.MetadataValue | int | bool
                 "status": s.status,
                 "frames": s.frames,
                 "engine_calls": s.engine_calls,
+                "engine_seconds": s.engine_seconds,
                 "bisect_depth": s.bisect_depth,
                 "dub_only_pieces": sum(not p.synced for p in s.pieces),
                 "seconds": s.seconds,
@@ -134,7 +136,8 @@ def segment_metadata(result: LipSync) -> dict[str, dg.MetadataValue | int | bool
     schema = dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in _COLUMNS.items()])
     return {
         "segments": dg.MetadataValue.table(records=records, schema=schema),
-        "engine_calls": sum(s.engine_calls for s in result.segments if s.status == "synced"),
+        "engine_calls": sum(s.engine_calls for s in result.segments if s.status != "cached"),
+        "engine_failures": sum(s.engine_failures for s in result.segments if s.status != "cached"),
         "cached": sum(s.status == "cached" for s in result.segments),
         "composited": result.composited,
     }
