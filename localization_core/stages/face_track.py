@@ -4,7 +4,8 @@ Every frame is decoded once, by ffmpeg, grey and scaled to at most 432 rows (the
 cuts are found in that same stream: ffmpeg's scene score (the smaller of the mean absolute
 frame difference and its change, over 100) computed on the scan frames, so no second decode.
 OpenCV's Haar frontal cascade runs on a sample every 0.2 s and on the first frame of every
-cut, and each change between two samples is refined to the exact frame by bisection over the
+cut (around the face the sample before found in the same shot first, the whole frame on a
+miss), and each change between two samples is refined to the exact frame by bisection over the
 frames in between. The profile cascades run on the first frame of each shot (their answer holds
 for the shot's frontal frames) and where a run of samples without a frontal face begins (its
 answer holds for the run): profiles are reported, not accepted (DESIGN section 4). The
