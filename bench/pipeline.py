@@ -9,11 +9,8 @@ earlier stage left in the Python heap. Stage times come from Dagster's own step 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,24 +21,15 @@ import dagster as dg
 
 from bench.monitor import Sample, TreeMonitor, cpu_between, peak_rss
 from localization_core.artifacts import LipSync
+from tests.conftest import project_env as tests_project_env
+from tests.kill_harness import LOCALIZE, RUN_LINE
 
-REPO = Path(__file__).resolve().parent.parent
-LOCALIZE = str(Path(sys.executable).parent / "localize")
-MODELS = REPO / ".venv" / "share" / "localization" / "models"
-RUN_LINE = re.compile(r"^run ([0-9a-f-]{36})$", re.MULTILINE)
 SEGMENT_STEP = "lipsync.sync_segment"
 
 
 def project_env(data: Path, **extra: str) -> dict[str, str]:
-    """The environment of a `localize` process working on the project in ``data``."""
-    return {
-        **os.environ,
-        "LOCALIZATION_DATA_DIR": str(data),
-        "LOCALIZATION_MODELS_DIR": os.environ.get("LOCALIZATION_MODELS_DIR", str(MODELS)),
-        "DAGSTER_HOME": str(data / "dagster"),
-        "COLUMNS": "200",
-        **extra,
-    }
+    """The suite's environment for a `localize` working on ``data``, with wide progress lines."""
+    return tests_project_env(data, COLUMNS="200", **extra)
 
 
 @dataclass(frozen=True)

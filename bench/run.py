@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import experiments, inputs, table
-from bench.pipeline import MULTIPROCESS, REPO, Run, localize_run
+from bench.pipeline import MULTIPROCESS, Run, localize_run
+from tests.conftest import REPO
 
 MB = 2**20
 
