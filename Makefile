@@ -140,7 +140,7 @@ $(STAMPS)/lock-venv:
 # torch's local label (+cpu: the build found on this machine's disk) would not install where
 # only PyPI is; without it, pip still takes that CPU file here and PyPI's build elsewhere.
 lock: $(STAMPS)/lock-venv
-	$(COMPILE) $(LOCK_FLAGS) --extra dev --extra demucs --all-build-deps -o $(LOCK) pyproject.toml
+	$(COMPILE) $(LOCK_FLAGS) --extra dev --extra demucs --extra diarization --all-build-deps -o $(LOCK) pyproject.toml
 	sed -i -E 's/^(torch==[0-9.]+)\+cpu$$/\1/' $(LOCK)
 	$(COMPILE) $(LOCK_FLAGS) -o $(CHECKOV_LOCK) requirements-checkov.in
 	$(COMPILE) $(LOCK_FLAGS) -o $(LLM_LOCK) requirements-llm.in

@@ -21,6 +21,9 @@ from localization_core.catalog import VideoRecord
 from localization_core.domain import AudioStream, Frozen, MediaProbe, Span, Translation
 from localization_core.media import _ProbeFormat
 from localization_core.presets import Tuning
+from localization_core.providers.diarization.pyannote import PyannoteDiarizer
+from localization_core.providers.diarization.resemblyzer import ResemblyzerDiarizer
+from localization_core.providers.diarization.single import SingleSpeaker
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.providers.lipsync.dub_only import DubOnlyLipSyncer
 from localization_core.providers.lipsync.latentsync import LatentSyncLipSyncer
@@ -94,6 +97,9 @@ Settings.musetalk_version
     FasterWhisperTranscriber,
     SidecarTranslator,
     WhisperTranslator,
+    SingleSpeaker,
+    ResemblyzerDiarizer,
+    PyannoteDiarizer,
 )
 
 # azure-core calls these on a token credential (the tests' static ARM credential)

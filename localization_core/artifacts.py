@@ -81,6 +81,8 @@ class LineFit(Frozen):
     reason: str = ""
     key: str | None = None
     cached: bool = Field(False, description="every clip of the line came from the TTS cache")
+    speaker: str = "S1"
+    voice: str = Field("", description="the engine and parameters the line was spoken with")
 
 
 class DubTrack(Frozen):
@@ -97,6 +99,8 @@ class DubTrack(Frozen):
     # what spoke the dub and how close to the speaker it is (stock voice, pitch-matched, clone)
     voice: str = ""
     synthesized_lines: int = Field(0, description="lines the synthesizer spoke (not cached)")
+    # each speaker's voice as the engine speaks it (its parameters at the speaker's own pace)
+    voices: dict[str, str] = Field(default_factory=dict)
 
 
 class SyncWindow(Frozen):
@@ -213,15 +217,32 @@ class VoiceRef(Frozen):
         return round(self.end - self.start, 3)
 
 
+class Speaker(Frozen):
+    """One speaker of a video as the transcript has them: talk time, pitch and rank."""
+
+    speaker: str
+    talk_s: float = Field(ge=0.0)
+    lines: int = Field(ge=0)
+    median_pitch_hz: float | None = None
+    # 0 for the speaker who talks most, 1 for the next, ...: which of the engine's voices the
+    # speaker gets, so that no two speakers of a video share one
+    ordinal: int = Field(0, ge=0)
+
+
 class VoiceRefs(Frozen):
     """The reference clip per speaker id; a speaker without 6 s of speech has none."""
 
     refs: tuple[VoiceRef, ...] = ()
     missing: dict[str, str] = Field(default_factory=dict)
+    speakers: tuple[Speaker, ...] = ()
 
     def of(self, speaker: str) -> VoiceRef | None:
         """The reference of ``speaker``, if one was found or given."""
         return next((ref for ref in self.refs if ref.speaker == speaker), None)
+
+    def profile(self, speaker: str) -> Speaker | None:
+        """What the transcript says of ``speaker`` (None for one a reviewer introduced)."""
+        return next((one for one in self.speakers if one.speaker == speaker), None)
 
 
 ARTIFACT_TYPES: dict[str, type[Frozen]] = {

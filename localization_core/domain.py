@@ -34,6 +34,12 @@ class Span(Frozen):
         return self.end - self.start
 
 
+class Turn(Span):
+    """A stretch of speech by one speaker (``S1``, ``S2``, ... in order of first appearance)."""
+
+    speaker: str
+
+
 class AudioStream(Frozen):
     """One audio stream of a media file."""
 
@@ -125,6 +131,8 @@ class Transcript(Frozen):
     language_probability: float = Field(ge=0.0, le=1.0)
     lines: tuple[DubLine, ...] = ()
     model: str = ""
+    # what told the speakers apart (``single``: everyone is S1)
+    diarizer: str = ""
 
     @property
     def has_speech(self) -> bool:

@@ -15,7 +15,8 @@ def _ends_sentence(word: Word) -> bool:
     return word.text.strip().endswith(SENTENCE_END)
 
 
-def _close(words: list[Word], line_id: int, speaker: str) -> DubLine:
+def line_of(words: Sequence[Word], line_id: int, speaker: str) -> DubLine:
+    """One dub line of ``words`` (in order), spoken by ``speaker``."""
     text = "".join(word.text for word in words)
     return DubLine(
         id=line_id,
@@ -58,16 +59,16 @@ def split_into_dub_lines(
         if not word.text.strip():
             continue
         if current and word.start - current[-1].end >= pause_s:
-            lines.append(_close(current, first_id + len(lines), speaker))
+            lines.append(line_of(current, first_id + len(lines), speaker))
             current = []
         current.append(word)
         while len(current) > 1 and current[-1].end - current[0].start > max_line_s:
             cut = _best_break(current)
-            lines.append(_close(current[:cut], first_id + len(lines), speaker))
+            lines.append(line_of(current[:cut], first_id + len(lines), speaker))
             current = current[cut:]
         if _ends_sentence(word):
-            lines.append(_close(current, first_id + len(lines), speaker))
+            lines.append(line_of(current, first_id + len(lines), speaker))
             current = []
     if current:
-        lines.append(_close(current, first_id + len(lines), speaker))
+        lines.append(line_of(current, first_id + len(lines), speaker))
     return lines

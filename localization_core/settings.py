@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     separator_provider: str = Field("auto", alias="SEPARATOR_PROVIDER")
     stt_provider: str = Field("faster_whisper", alias="STT_PROVIDER")
     diarizer_provider: str = Field("single", alias="DIARIZER_PROVIDER")
+    # a fixed speaker count for every video (0: the diarizer decides)
+    diarizer_speakers: int = Field(0, alias="DIARIZER_SPEAKERS", ge=0, le=20)
+    # pyannote's pipeline folder (config.yaml and the weights it names), filled on the GPU node
+    pyannote_model_dir: Path | None = Field(None, alias="PYANNOTE_MODEL_DIR")
     translator_provider: str = Field("whisper", alias="TRANSLATOR_PROVIDER")
     tts_provider: str = Field("piper", alias="TTS_PROVIDER")
     lipsync_provider: str = Field("dub_only", alias="LIPSYNC_PROVIDER")

@@ -4,7 +4,8 @@ The rules: at most 42 characters per row and 2 rows per cue, 5/6 s to 7 s on scr
 gap between cues, rows broken at phrase boundaries (after punctuation) where one is near, never
 inside a word. A cue above 17 characters per second is kept and flagged ``fast`` for the report.
 Where a rule cannot be met (a word longer than a row, a line whose slot is shorter than its cues'
-minimum), the cue breaks only that rule, as little as it can.
+minimum), the cue breaks only that rule, as little as it can. Where the speaker changes, the new
+speaker's first cue starts with a dash (``- ``), the broadcast convention for a change of voice.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MIN_S = 5 / 6
 MAX_S = 7.0
 GAP_FRAMES = 2
 FAST_CPS = 17.0
+SPEAKER_CHANGE = "- "
 # a phrase break is taken when it leaves the row at least this full
 PHRASE_FILL = 0.5
 PHRASE_END = re.compile(r"[,;:.!?…)»\"]$")
@@ -122,7 +124,8 @@ def cues_from_lines(
             limit = spoken[index + 1].start - gap
         else:
             limit = line.end + MAX_S if duration is None else max(duration, line.end)
-        texts = chunks(line.text)
+        changed = index > 0 and line.speaker != spoken[index - 1].speaker
+        texts = chunks(SPEAKER_CHANGE + line.text if changed else line.text)
         lengths = [len(text.replace("\n", "")) for text in texts]
         times = _durations(lengths, line.end - line.start, limit - line.start, gap, 1 / fps)
         start = line.start

@@ -61,6 +61,7 @@ from localization_dagster.registration import (
     register,
     request_languages,
 )
+from localization_dagster.report import summary_rows
 from localization_dagster.resources import Toolkit, toolkit
 from localization_dagster.review import (
     approve_pair,
@@ -194,37 +195,8 @@ def _summary(rt: Toolkit, video_id: str, language: str) -> Path:
     video = _deliverable(rt, f"{prefix}/{video_id}.{language}.mp4")
     _deliverable(rt, f"{prefix}/{video_id}.{language}.srt")
     table = Table(title=f"{video_id} -> {language}", show_header=False)
-    source = report["source"]
-    iso = report["isochrony"]["totals"]
-    sync = report["sync"]
-    table.add_row(
-        "source",
-        f"{source['file']} ({source['duration']:.2f} s, "
-        f"{source['language']} at {source['language_probability']:.2f})",
-    )
-    table.add_row(
-        "separation",
-        f"{report['separation']['method']}"
-        + (" (degraded)" if report["separation"]["degraded"] else ""),
-    )
-    table.add_row(
-        "dub lines",
-        f"{iso['lines']} ({iso['failed']} failed, {iso['compressed']} "
-        f"compressed, {iso['stretched']} stretched, {iso['cut']} cut)",
-    )
-    table.add_row(
-        "lip-sync",
-        f"{sync['engine']}: {sync['frames_sent_to_engine']}/"
-        f"{sync['frames_total']} frames in {sync['windows']} windows",
-    )
-    table.add_row(
-        "output",
-        f"{report['output']['duration']:.2f} s, "
-        f"{report['output']['audio_tracks']} audio tracks, "
-        f"{report['output']['subtitle_cues']} subtitle cues",
-    )
-    if report.get("note"):
-        table.add_row("note", report["note"])
+    for name, value in summary_rows(report):
+        table.add_row(name, value)
     out.print(table)
     out.print(f"[bold]output:[/bold] {video}", highlight=False, soft_wrap=True)
     return video

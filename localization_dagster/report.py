@@ -15,7 +15,15 @@ from localization_dagster.partitions import latest_materialization
 
 
 def summary_markdown(report: Mapping[str, Any]) -> str:
-    """The CLI's one-screen summary as a markdown table."""
+    """The one-screen summary as a markdown table."""
+    lines = [f"### {report['video']} -> {report['target_language']}", "", "| | |", "|---|---|"]
+    lines += [f"| {name} | {_cell(value)} |" for name, value in summary_rows(report)]
+    return "\n".join(lines)
+
+
+def summary_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The one-screen summary (the UI's and the CLI's): source, separation, speakers, dub
+    lines, loudness, lip-sync, what it cost, the output."""
     source, sync, out = report["source"], report["sync"], report["output"]
     totals = report["isochrony"]["totals"]
     separation = report["separation"]
@@ -24,6 +32,7 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
                    f"at {source['language_probability']:.2f})"),
         ("sound vs picture", source["audio_vs_picture"]),
         ("separation", separation["method"] + (" (degraded)" if separation["degraded"] else "")),
+        ("speakers", _speakers_cell(report)),
         ("dub lines", f"{totals['lines']} ({totals['failed']} failed, {totals['compressed']} "
                       f"compressed, {totals['stretched']} stretched, {totals['cut']} cut)"),
         ("loudness", f"{report['isochrony']['loudness_lufs']} LUFS"),
@@ -35,9 +44,45 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
     ]  # fmt: skip
     if report.get("note"):
         rows.append(("note", report["note"]))
-    lines = [f"### {report['video']} -> {report['target_language']}", "", "| | |", "|---|---|"]
-    lines += [f"| {name} | {_cell(value)} |" for name, value in rows]
-    return "\n".join(lines)
+    return rows
+
+
+def _speakers_cell(report: Mapping[str, Any]) -> str:
+    """How many speakers, found by what, and each one's talk time."""
+    speakers = report.get("speakers", [])
+    talk = ", ".join(f"{one['speaker']} {one['talk_s']:.1f} s" for one in speakers)
+    return f"{len(speakers)} ({report.get('diarizer', 'single')}): {talk}" if speakers else "none"
+
+
+def speakers_table(report: Mapping[str, Any]) -> dg.TableMetadataValue:
+    """One row per speaker: talk time, lines, the reference clip chosen and the dub's voice."""
+    records = []
+    for one in report.get("speakers", []):
+        ref = one["reference"]
+        chosen = (
+            f"{ref['source']} {ref['span'][0]:.2f}-{ref['span'][1]:.2f} s"
+            if ref
+            else f"none: {one['reference_missing'] or 'not chosen'}"
+        )
+        records.append(
+            dg.TableRecord(
+                {
+                    "speaker": one["speaker"],
+                    "talk_s": one["talk_s"],
+                    "dub_lines": one["dub_lines"],
+                    "reference": chosen,
+                    "voice": one["voice"],
+                }
+            )
+        )
+    columns = [
+        dg.TableColumn("speaker", "string"),
+        dg.TableColumn("talk_s", "float"),
+        dg.TableColumn("dub_lines", "int"),
+        dg.TableColumn("reference", "string"),
+        dg.TableColumn("voice", "string"),
+    ]
+    return dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=columns))
 
 
 def _cost_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -166,5 +211,7 @@ def report_metadata(report: Mapping[str, Any], location: str) -> dict[str, dg.Me
         ),
         "total_stage_seconds": dg.MetadataValue.float(round(sum(seconds.values()), 2)),
         "cost": cost_table(report),
+        "speakers": speakers_table(report),
+        "speaker_count": dg.MetadataValue.int(len(report.get("speakers", []))),
         **figures(report),
     }

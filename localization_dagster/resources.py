@@ -23,6 +23,8 @@ import dagster as dg
 from pydantic import Field, SecretStr
 
 from localization_core.presets import Tuning, resolve
+from localization_core.providers.diarization.base import Diarizer
+from localization_core.providers.diarization.registry import DIARIZERS, create_diarizer
 from localization_core.providers.lipsync.base import LipSyncer
 from localization_core.providers.lipsync.registry import (
     LIPSYNCERS,
@@ -150,6 +152,32 @@ class TranscriberResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         )
         key = ("transcriber", self.provider, self.model, self.device, self.threads, self.models_dir)
         return _once(key, lambda: create_transcriber(settings))
+
+
+class DiarizerResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Who speaks when (``DIARIZER_PROVIDER``; ``DIARIZER_SPEAKERS`` fixes the count,
+    ``PYANNOTE_MODEL_DIR`` holds pyannote's pipeline)."""
+
+    provider: str
+    speakers: int = 0
+    pyannote_model_dir: str | None = None
+
+    def get(self) -> Diarizer:
+        """The diarizer (its model loaded on first use, kept for the process)."""
+        settings = get_settings().model_copy(
+            update={
+                "diarizer_provider": self.provider,
+                "pyannote_model_dir": Path(self.pyannote_model_dir)
+                if self.pyannote_model_dir
+                else None,
+            }
+        )
+        key = ("diarizer", self.provider, self.pyannote_model_dir)
+        return _once(key, lambda: create_diarizer(settings))
+
+    def fixed_count(self) -> int | None:
+        """The speaker count every video is diarized into (None: the diarizer decides)."""
+        return self.speakers or None
 
 
 class TranslatorResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -302,6 +330,13 @@ def build_resources(settings: Settings, *, secrets_from_env: bool = False) -> di
             threads=settings.whisper_threads,
             models_dir=models,
         ),
+        "diarizer": DiarizerResource(
+            provider=settings.diarizer_provider,
+            speakers=settings.diarizer_speakers,
+            pyannote_model_dir=str(settings.pyannote_model_dir)
+            if settings.pyannote_model_dir
+            else None,
+        ),
         "translator": TranslatorResource(
             provider=settings.translator_provider,
             model=settings.translation_model,
@@ -390,6 +425,8 @@ def pool_for(layer: str) -> str | None:
     whisper = layer == "transcription" or chosen == "whisper"
     if whisper and settings.whisper_device == "cuda":
         return "gpu"
+    if layer == "transcription" and pool_of(DIARIZERS, settings.diarizer_provider) == "gpu":
+        return "gpu"  # the transcript step also diarizes
     return pool_of(registry, chosen)
 
 

@@ -22,14 +22,16 @@ REVISIONS = {
     "stems": "3",  # DeepFilterNet where there is no stereo image (provider `auto`)
     "transcript": "3",  # temperature 0 without fallback; lines within the picture; word edges
     # moved out of long silences
-    "voice_refs": "1",
+    "voice_refs": "2",  # each speaker's talk time, pitch and rank
     "face_track": "2",  # frames scanned upright (rotation flag honoured)
     "translation": "3",  # glossary digest and model requests recorded
     "translation_review": "2",  # reviewers' edits applied; approval under `required`
-    "dub_track": "5",  # pace from the source slot, each line's own speaker, cache hits counted
+    "dub_track": "6",  # pace from the source slot, each line's own speaker, cache hits counted;
+    # each speaker's own pitch and a voice apart from the others'
     "sync_plan": "3",  # the preset's tuning in every window and cache key
     "lipsync": "2",  # bisect pieces per window; frame-changing engines composited
-    "localized_video": "6",  # subtitles to broadcast rules; review and fast cues in the report
+    "localized_video": "7",  # subtitles to broadcast rules; review and fast cues in the report;
+    # speakers with talk time, reference and voice
 }
 
 
@@ -40,6 +42,14 @@ def _translator(settings: Settings) -> str:
     return f"{settings.translator_provider}:{settings.translation_model}"
 
 
+def _diarizer(settings: Settings) -> str:
+    """The diarizer and its fixed count (nothing for ``single``: the lines are as before)."""
+    if settings.diarizer_provider == "single":
+        return ""
+    count = settings.diarizer_speakers or "auto"
+    return f"|diarizer:{settings.diarizer_provider}:{count}"
+
+
 def _providers(asset: str, settings: Settings) -> str:
     """The settings that change ``asset``'s output (empty for provider-free stages)."""
     shortens = (
@@ -47,7 +57,7 @@ def _providers(asset: str, settings: Settings) -> str:
     )
     chosen = {
         "stems": settings.separator_provider,
-        "transcript": f"{settings.stt_provider}:{settings.stt_model}",
+        "transcript": f"{settings.stt_provider}:{settings.stt_model}{_diarizer(settings)}",
         "translation": _translator(settings),
         "dub_track": f"{settings.tts_provider}|lufs{settings.loudness_target_lufs:g}{shortens}",
         "sync_plan": settings.lipsync_provider,

@@ -12,7 +12,7 @@ reported line by line.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,7 @@ class _LineRenderer:
 
     def clip(self, line: TranslatedLine) -> tuple[Samples, str]:
         """The trimmed TTS clip of ``line`` at MIX_RATE and its cache entry (synthesized once)."""
-        voice = self.voices(line.speaker).model_copy(update={"pace": self.pace(line)})
+        voice = self.voice_of(line)
         key = cache_key(
             "tts",
             text=line.text,
@@ -118,6 +118,10 @@ class _LineRenderer:
         )
         samples, _ = read_audio(resampled, mono=True)
         return trim_silence(samples, MIX_RATE), self.store.key_for(key)
+
+    def voice_of(self, line: TranslatedLine) -> VoiceHint:
+        """The voice ``line`` is spoken in: its speaker's, at the source line's pace."""
+        return self.voices(line.speaker).model_copy(update={"pace": self.pace(line)})
 
     def local(self, voice: VoiceHint) -> VoiceHint:
         """``voice`` with its reference clip as a local file, as synthesizers read it."""
@@ -156,7 +160,7 @@ def _render_line(
 ) -> LineFit:
     slot = line.slot
     if not line.text.strip():
-        return LineFit(id=line.id, slot=slot, action="empty")
+        return LineFit(id=line.id, slot=slot, action="empty", speaker=line.speaker)
     asked = renderer.synthesized
     try:
         clip, key = renderer.clip(line)
@@ -167,15 +171,32 @@ def _render_line(
             clip, key = renderer.clip(line)
             plan = plan_fit(len(clip) / MIX_RATE, slot, next_start)
     except TTSGenerationError as exc:
-        return LineFit(id=line.id, slot=slot, action="silence", failed=True, reason=exc.message)
+        return LineFit(
+            id=line.id,
+            slot=slot,
+            action="silence",
+            failed=True,
+            reason=exc.message,
+            speaker=line.speaker,
+        )
     synth_s = len(clip) / MIX_RATE
     if synth_s == 0:
         reason = "the synthesizer produced only silence"
-        return LineFit(id=line.id, slot=slot, action="silence", failed=True, reason=reason)
+        return LineFit(
+            id=line.id,
+            slot=slot,
+            action="silence",
+            failed=True,
+            reason=reason,
+            speaker=line.speaker,
+        )
     placed = _place(voice, clip, slot, plan)
+    spoken = renderer.voice_of(line)
     return LineFit(
         id=line.id,
         slot=slot,
+        speaker=line.speaker,
+        voice=renderer.synthesizer.signature(renderer.language, spoken),
         synthesized_s=round(synth_s, 3),
         placed_s=round(placed / MIX_RATE, 3),
         action=plan.action,
@@ -202,21 +223,25 @@ def _cut_reason(synth_s: float, plan: FitPlan) -> str:
 def speaker_voice(
     workspace: Workspace, stems: Stems, refs: VoiceRefs | None = None, speaker: str = "S1"
 ) -> VoiceHint:
-    """The speaker's median pitch from the vocals and their reference clip, for voice
-    matching and cloning."""
+    """The speaker's median pitch and their reference clip, for voice matching and cloning."""
     return speaker_voices(workspace, stems, refs)(speaker)
 
 
 def speaker_voices(
-    workspace: Workspace, stems: Stems, refs: VoiceRefs | None = None
+    workspace: Workspace,
+    stems: Stems,
+    refs: VoiceRefs | None = None,
+    cast: Callable[[Sequence[VoiceHint]], tuple[VoiceHint, ...]] | None = None,
 ) -> Callable[[str], VoiceHint]:
-    """Each speaker's voice: the median pitch of the vocals and the speaker's own reference
-    clip (a line a reviewer gave to another speaker takes that speaker's reference)."""
-    samples, rate = read_audio(workspace.local(stems.speech_key), mono=True)
-    pitch = median_pitch_hz(samples, rate)
+    """Each speaker's voice: their own median pitch (the vocals' for a speaker the transcript
+    does not know), their reference clip and rank, as ``cast`` (the synthesizer's) sets them
+    apart. The voices come from the transcript's speakers, so a line a reviewer gives to another
+    speaker takes that speaker's voice and changes no other line."""
+    profiles = refs.speakers if refs else ()
+    known = {profile.speaker for profile in profiles}
+    fallback_pitch = functools.cache(lambda: _vocals_pitch(workspace, stems))
 
-    @functools.cache
-    def voice(speaker: str) -> VoiceHint:
+    def hint(speaker: str, pitch: float | None, ordinal: int) -> VoiceHint:
         ref = refs.of(speaker) if refs else None
         return VoiceHint(
             speaker=speaker,
@@ -224,9 +249,24 @@ def speaker_voices(
             reference_audio=ref.key if ref else None,
             reference_digest=ref.digest if ref else None,
             reference_text=ref.text if ref else None,
+            ordinal=ordinal,
         )
 
+    hints = [hint(p.speaker, p.median_pitch_hz or fallback_pitch(), p.ordinal) for p in profiles]
+    cast_hints = {voice.speaker: voice for voice in (cast(hints) if cast else hints)}
+
+    @functools.cache
+    def voice(speaker: str) -> VoiceHint:
+        if speaker in known:
+            return cast_hints[speaker]
+        return hint(speaker, fallback_pitch(), len(profiles))
+
     return voice
+
+
+def _vocals_pitch(workspace: Workspace, stems: Stems) -> float | None:
+    samples, rate = read_audio(workspace.local(stems.speech_key), mono=True)
+    return median_pitch_hz(samples, rate)
 
 
 def build_dub_track(
@@ -248,9 +288,10 @@ def build_dub_track(
     duration = source.probe.picture_duration
     voice = np.zeros(int(duration * MIX_RATE) + 1, dtype=np.float32)
     languages = (translation.source_language, language)
-    renderer = _LineRenderer(
-        workspace, synthesizer, languages, speaker_voices(workspace, stems, voice_refs), scratch
+    voices = speaker_voices(
+        workspace, stems, voice_refs, functools.partial(synthesizer.cast, language)
     )
+    renderer = _LineRenderer(workspace, synthesizer, languages, voices, scratch)
     lines = translation.lines
     fits: list[LineFit] = []
     for index, line in enumerate(lines):
@@ -274,6 +315,10 @@ def build_dub_track(
         synthesizer=synthesizer.name,
         voice=synthesizer.describe(language),
         synthesized_lines=sum(bool(fit.key) and not fit.cached for fit in fits),
+        voices={
+            speaker: synthesizer.signature(language, voices(speaker))
+            for speaker in dict.fromkeys(line.speaker for line in lines)
+        },
     )
 
 

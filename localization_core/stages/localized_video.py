@@ -16,10 +16,12 @@ from localization_core.artifacts import (
     SourceVideo,
     Stems,
     SyncPlan,
+    VoiceRefs,
 )
 from localization_core.domain import MediaProbe, Transcript, TranslatedLine, Translation
 from localization_core.providers.lipsync.registry import LIPSYNCERS
 from localization_core.providers.registry import pool_of
+from localization_core.speakers import talk_time
 from localization_core.subtitles import (
     Cue,
     cues_from_lines,
@@ -72,6 +74,7 @@ def build_report(
     review: ReviewDecision | None = None,
     stage_seconds: Mapping[str, float] | None = None,
     gpu_price_per_hour: float = 0.0,
+    voice_refs: VoiceRefs | None = None,
 ) -> dict[str, Any]:
     """Everything a reviewer needs to judge one localization, as plain JSON. ``stage_seconds``
     are the seconds each earlier stage took (the orchestrator's step stats; empty when it has
@@ -105,6 +108,8 @@ def build_report(
             "note": stems.separation.note,
         },
         "voice": {"synthesizer": dub.synthesizer, "description": dub.voice},
+        "speakers": speaker_figures(transcript, dub, voice_refs),
+        "diarizer": transcript.diarizer or "single",
         "translation": {
             "provider": translation.provider,
             "lines": len(translation.lines),
@@ -138,6 +143,39 @@ def build_report(
         "stage_seconds": dict(stage_seconds or {}),
         "cost": cost_figures(plan, lipsync, gpu_price_per_hour),
     }
+
+
+def speaker_figures(
+    transcript: Transcript, dub: DubTrack, refs: VoiceRefs | None
+) -> list[dict[str, Any]]:
+    """Per speaker (the transcript's, then any a reviewer added): talk time, lines, the
+    reference clip chosen (or why there is none) and the voice the dub gave them."""
+    talk = talk_time(transcript.lines)
+    rows = []
+    for speaker in dict.fromkeys([*talk, *dub.voices]):
+        ref = refs.of(speaker) if refs else None
+        profile = refs.profile(speaker) if refs else None
+        rows.append(
+            {
+                "speaker": speaker,
+                "talk_s": talk.get(speaker, 0.0),
+                "source_lines": sum(line.speaker == speaker for line in transcript.lines),
+                "dub_lines": sum(fit.speaker == speaker for fit in dub.lines),
+                "median_pitch_hz": profile.median_pitch_hz if profile else None,
+                "reference": {
+                    "source": ref.source,
+                    "span": [ref.start, ref.end],
+                    "text": ref.text,
+                }
+                if ref
+                else None,
+                "reference_missing": (refs.missing.get(speaker, "") if refs else "")
+                if not ref
+                else "",
+                "voice": dub.voices.get(speaker, ""),
+            }
+        )
+    return rows
 
 
 def sync_figures(plan: SyncPlan, lipsync: LipSync) -> dict[str, Any]:

@@ -5,19 +5,27 @@ from __future__ import annotations
 from localization_core.artifacts import SourceVideo, Stems
 from localization_core.domain import Transcript
 from localization_core.errors import TranscriptionError
+from localization_core.providers.diarization.base import Diarizer
 from localization_core.providers.transcription.base import Transcriber
+from localization_core.speakers import assign_speakers, speech_spans
 from localization_core.workspace import Workspace
 
 MIN_LANGUAGE_PROBABILITY = 0.5
 
 
 def transcribe(
-    workspace: Workspace, source: SourceVideo, stems: Stems, transcriber: Transcriber
+    workspace: Workspace,
+    source: SourceVideo,
+    stems: Stems,
+    transcriber: Transcriber,
+    *,
+    diarizer: Diarizer | None = None,
+    speakers: int | None = None,
 ) -> Transcript:
-    """Dub lines of the vocals; uncertain language detection without an override fails."""
-    transcript = transcriber.transcribe(
-        workspace.local(stems.speech_key), language=source.source_language
-    )
+    """Dub lines of the vocals, each with its speaker (``diarizer``; ``speakers`` fixes their
+    count); uncertain language detection without an override fails."""
+    speech = workspace.local(stems.speech_key)
+    transcript = transcriber.transcribe(speech, language=source.source_language)
     if (
         source.source_language is None
         and transcript.has_speech
@@ -28,7 +36,11 @@ def transcribe(
             f"{transcript.language_probability:.2f} < {MIN_LANGUAGE_PROBABILITY}); "
             "register the video with its source language (--from)"
         )
-    return within_picture(transcript, source.probe.picture_duration)
+    transcript = within_picture(transcript, source.probe.picture_duration)
+    if diarizer is None:
+        return transcript
+    turns = diarizer.diarize(speech, speech_spans(transcript), speakers)
+    return assign_speakers(transcript, turns).model_copy(update={"diarizer": diarizer.name})
 
 
 def within_picture(transcript: Transcript, end: float) -> Transcript:

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from localization_core.artifacts import Stems, VoiceRef, VoiceRefs
-from localization_core.audio import Samples, energy_spans, read_audio, rms_db, write_audio
+from localization_core.artifacts import Speaker, Stems, VoiceRef, VoiceRefs
+from localization_core.audio import (
+    Samples,
+    energy_spans,
+    median_pitch_hz,
+    read_audio,
+    rms_db,
+    write_audio,
+)
 from localization_core.domain import DubLine, Transcript, Word
 from localization_core.errors import InvalidInputError
 from localization_core.workspace import Workspace
@@ -29,6 +36,7 @@ LEVEL_RANGE_DB = (-35.0, -6.0)
 CLIPPED_AT = 0.999
 VAD_FRAME_S = 0.02
 SHORTLIST = 20
+PITCH_SAMPLE_S = 60.0  # a speaker's pitch is measured on at most this much of their speech
 
 
 def user_key(video_id: str, speaker: str) -> str:
@@ -145,7 +153,41 @@ def pick_voice_refs(
         path = write_audio(scratch / f"{speaker}.wav", clip, rate)
         workspace.put(key, path)
         refs.append(chosen.model_copy(update={"key": key, "digest": file_digest(path)}))
-    return VoiceRefs(refs=tuple(refs), missing=missing)
+    speakers = speaker_profiles(transcript.lines, vocals, rate)
+    return VoiceRefs(refs=tuple(refs), missing=missing, speakers=speakers)
+
+
+def speaker_profiles(lines: Sequence[DubLine], vocals: Samples, rate: int) -> tuple[Speaker, ...]:
+    """Each speaker's talk time, line count and median pitch (over their own lines), ranked by
+    talk time (most first; ties by id)."""
+    talk: dict[str, float] = {}
+    for line in lines:
+        talk[line.speaker] = talk.get(line.speaker, 0.0) + line.end - line.start
+    ranked = sorted(talk, key=lambda speaker: (-round(talk[speaker], 3), speaker))
+    return tuple(
+        Speaker(
+            speaker=speaker,
+            talk_s=round(talk[speaker], 3),
+            lines=sum(line.speaker == speaker for line in lines),
+            median_pitch_hz=_pitch_of(speaker, lines, vocals, rate),
+            ordinal=rank,
+        )
+        for rank, speaker in enumerate(ranked)
+    )
+
+
+def _pitch_of(speaker: str, lines: Sequence[DubLine], vocals: Samples, rate: int) -> float | None:
+    """The median pitch of the first ``PITCH_SAMPLE_S`` of ``speaker``'s lines."""
+    pieces: list[Samples] = []
+    taken = 0.0
+    for line in lines:
+        if line.speaker != speaker or taken >= PITCH_SAMPLE_S:
+            continue
+        pieces.append(vocals[int(line.start * rate) : int(line.end * rate)])
+        taken += line.end - line.start
+    joined = np.concatenate(pieces) if pieces else vocals[:0]
+    pitch = median_pitch_hz(joined, rate)
+    return round(pitch, 2) if pitch else None
 
 
 def _user_ref(workspace: Workspace, video_id: str, speaker: str) -> VoiceRef | None:

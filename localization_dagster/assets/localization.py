@@ -319,7 +319,12 @@ def sync_plan(
     partitions_def=localizations,
     group_name="localization",
     automation_condition=EAGER,
-    ins={"source_video": video_input(), "stems": video_input(), "transcript": video_input()},
+    ins={
+        "source_video": video_input(),
+        "stems": video_input(),
+        "transcript": video_input(),
+        "voice_refs": video_input(),
+    },
     code_version=version_of("localized_video"),
     check_specs=OUTPUT_CHECKS,
 )
@@ -328,6 +333,7 @@ def localized_video(
     source_video: SourceVideo,
     stems: Stems,
     transcript: Transcript,
+    voice_refs: VoiceRefs,
     translation_review: ReviewDecision,
     dub_track: DubTrack,
     sync_plan: SyncPlan,
@@ -350,6 +356,7 @@ def localized_video(
             review=translation_review,
             stage_seconds=seconds,
             gpu_price_per_hour=get_settings().gpu_price_per_hour,
+            voice_refs=voice_refs,
         )
         result = assemble(
             storage.workspace(),

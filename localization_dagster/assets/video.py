@@ -10,6 +10,7 @@ from localization_core.artifacts import FaceTrack, SourceVideo, Stems, VoiceRefs
 from localization_core.cache import cache_key
 from localization_core.catalog import VideoRecord, load_record
 from localization_core.domain import Transcript
+from localization_core.speakers import talk_time
 from localization_core.stages.face_track import face_metadata, track_faces
 from localization_core.stages.source_video import ingest
 from localization_core.stages.stems import separate
@@ -24,6 +25,7 @@ from localization_dagster.assets.common import (
 )
 from localization_dagster.checks import STEMS_CHECKS, stems_check
 from localization_dagster.resources import (
+    DiarizerResource,
     PipelineResource,
     SeparatorResource,
     StorageResource,
@@ -116,10 +118,19 @@ def transcript(
     stems: Stems,
     storage: StorageResource,
     transcriber: TranscriberResource,
+    diarizer: DiarizerResource,
 ) -> dg.Output[Transcript]:
     """Dub lines with speakers, and the source language with its probability."""
     with stage("transcript"):
-        result = transcribe(storage.workspace(), source_video, stems, transcriber.get())
+        result = transcribe(
+            storage.workspace(),
+            source_video,
+            stems,
+            transcriber.get(),
+            diarizer=diarizer.get(),
+            speakers=diarizer.fixed_count(),
+        )
+    talk = talk_time(result.lines)
     return dg.Output(
         result,
         metadata={
@@ -127,8 +138,31 @@ def transcript(
             "language_probability": result.language_probability,
             "dub_lines": len(result.lines),
             "speech_s": round(sum(line.end - line.start for line in result.lines), 2),
+            "diarizer": result.diarizer,
+            "speakers": len(talk),
+            "talk_time": _talk_table(result, talk),
         },
     )
+
+
+def _talk_table(result: Transcript, talk: dict[str, float]) -> dg.TableMetadataValue:
+    """Each speaker's talk time and line count."""
+    rows = [
+        dg.TableRecord(
+            {
+                "speaker": speaker,
+                "talk_s": seconds,
+                "lines": sum(line.speaker == speaker for line in result.lines),
+            }
+        )
+        for speaker, seconds in talk.items()
+    ]
+    columns = [
+        dg.TableColumn("speaker", "string"),
+        dg.TableColumn("talk_s", "float"),
+        dg.TableColumn("lines", "int"),
+    ]
+    return dg.TableMetadataValue(rows, dg.TableSchema(columns))
 
 
 @dg.asset(
@@ -171,23 +205,7 @@ def voice_refs(
     """Each speaker's 6-10 s reference clip and its words, for voice matching and cloning."""
     with stage("voice_refs"):
         result = pick_voice_refs(storage.workspace(), video_id(context), stems, transcript)
-    rows = [
-        dg.TableRecord(
-            {
-                "speaker": ref.speaker,
-                "source": ref.source,
-                "span": f"{ref.start:.2f}-{ref.end:.2f} s",
-                "speech": f"{ref.vad_coverage:.0%}",
-                "level_db": ref.level_db,
-                "text": ref.text,
-            }
-        )
-        for ref in result.refs
-    ]
-    columns = [
-        dg.TableColumn(name, "string" if name != "level_db" else "float")
-        for name in ("speaker", "source", "span", "speech", "level_db", "text")
-    ]
+    rows, columns = _speaker_rows(result)
     # the clips are inputs Dagster does not see (a user's clip replaces a chosen one): their
     # digests are the data version, so a new clip makes every dub after it stale
     digests = ",".join(f"{ref.speaker}:{ref.digest}" for ref in result.refs)
@@ -195,6 +213,33 @@ def voice_refs(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
         return _refs_output(result, version, rows, columns)
+
+
+def _speaker_rows(result: VoiceRefs) -> tuple[list[dg.TableRecord], list[dg.TableColumn]]:
+    """One row per speaker: talk time, pitch, rank and the reference chosen (or why none)."""
+    speakers = [one.speaker for one in result.speakers] or [ref.speaker for ref in result.refs]
+    rows = []
+    for speaker in speakers:
+        ref, profile = result.of(speaker), result.profile(speaker)
+        rows.append(
+            dg.TableRecord(
+                {
+                    "speaker": speaker,
+                    "talk_s": profile.talk_s if profile else 0.0,
+                    "pitch_hz": (profile.median_pitch_hz or 0.0) if profile else 0.0,
+                    "source": ref.source if ref else "none",
+                    "span": f"{ref.start:.2f}-{ref.end:.2f} s" if ref else "-",
+                    "speech": f"{ref.vad_coverage:.0%}" if ref else "-",
+                    "text": ref.text if ref else result.missing.get(speaker, ""),
+                }
+            )
+        )
+    kinds = {"talk_s": "float", "pitch_hz": "float"}
+    columns = [
+        dg.TableColumn(name, kinds.get(name, "string"))
+        for name in ("speaker", "talk_s", "pitch_hz", "source", "span", "speech", "text")
+    ]
+    return rows, columns
 
 
 def _refs_output(
@@ -207,8 +252,9 @@ def _refs_output(
         result,
         data_version=version,
         metadata={
-            "speakers": len(result.refs),
-            "references": dg.TableMetadataValue(rows, dg.TableSchema(columns)),
+            "speakers": len(result.speakers) or len(result.refs),
+            "references": len(result.refs),
+            "speaker_voices": dg.TableMetadataValue(rows, dg.TableSchema(columns)),
             "missing": ", ".join(f"{k}: {v}" for k, v in result.missing.items()) or "none",
         },
     )

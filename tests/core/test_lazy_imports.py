@@ -10,7 +10,16 @@ import pytest
 
 from tests.conftest import MODELS
 
-HEAVY = ("faster_whisper", "ctranslate2", "onnxruntime", "cv2", "torch", "azure")
+HEAVY = (
+    "faster_whisper",
+    "ctranslate2",
+    "onnxruntime",
+    "cv2",
+    "torch",
+    "azure",
+    "resemblyzer",
+    "librosa",
+)
 
 _PROBE = """
 import json, sys
@@ -54,6 +63,9 @@ def test_definitions_import_loads_no_heavy_library() -> None:
         ("translation.registry:create_translator", {"TRANSLATOR_PROVIDER": "sidecar"}, []),
         ("synthesis.registry:create_synthesizer", {}, []),
         ("lipsync.registry:create_lipsyncer", {}, []),
+        # the speaker encoder comes with the first diarization, not with the diarizer
+        ("diarization.registry:create_diarizer", {"DIARIZER_PROVIDER": "resemblyzer"}, []),
+        ("diarization.registry:create_diarizer", {"DIARIZER_PROVIDER": "pyannote"}, []),
     ],
 )
 def test_each_provider_loads_only_its_own_heavy_modules(

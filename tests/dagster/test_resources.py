@@ -85,6 +85,7 @@ def test_every_stage_resource_is_bound(tmp_path: Path) -> None:
         "pipeline",
         "separator",
         "transcriber",
+        "diarizer",
         "translator",
         "synthesizer",
         "lipsyncer",

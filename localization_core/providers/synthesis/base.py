@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 
 from localization_core.domain import Frozen
@@ -21,6 +22,9 @@ class VoiceHint(Frozen):
     reference_text: str | None = None
     # the source line's speaking rate relative to its language's usual rate (>1: faster)
     pace: float | None = None
+    # which of the engine's voices the speaker gets: 0 for the video's main speaker, 1 for the
+    # next, ... (engines with one stock voice vary its pitch and rate by it)
+    ordinal: int = 0
 
 
 class Synthesizer(ABC):
@@ -35,6 +39,13 @@ class Synthesizer(ABC):
     def describe(self, language: str) -> str:
         """What speaks ``language`` and how close to the speaker it is, for the report."""
         return f"{self.name} ({language})"
+
+    def cast(self, language: str, voices: Sequence[VoiceHint]) -> tuple[VoiceHint, ...]:
+        """The voices of one video's speakers as this engine will speak them, so that no two
+        sound alike; by default as given (a cloning engine tells them apart by their
+        references)."""
+        del language
+        return tuple(voices)
 
     @abstractmethod
     def signature(self, language: str, voice: VoiceHint) -> str:

@@ -1,7 +1,9 @@
 """espeak-ng synthesis: a robotic but real CPU voice.
 
-Voice matching is an approximation: the male/female variant and the pitch are chosen from the
-original speaker's median pitch; there is no timbre cloning.
+Voice matching is an approximation: the male/female register and the pitch are chosen from the
+original speaker's median pitch; there is no timbre cloning. Each speaker of a video takes
+another variant of their register (by rank, ``VoiceHint.ordinal``), so two speakers never share
+a voice (up to 8 male and 5 female speakers).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from localization_core.providers.synthesis.base import Synthesizer, VoiceHint
 ESPEAK = "espeak-ng"
 WORDS_PER_MINUTE = 160
 MALE_BELOW_HZ = 165.0
+# espeak-ng's variants by register, the default first
+MALE_VARIANTS = ("m3", "m2", "m4", "m5", "m6", "m7", "m8", "m1")
+FEMALE_VARIANTS = ("f3", "f2", "f4", "f5", "f1")
 
 
 @lru_cache(maxsize=1)
@@ -46,13 +51,16 @@ def espeak_voice(language: str) -> str:
 
 
 def voice_parameters(voice: VoiceHint) -> tuple[str, int]:
-    """The variant (m3/f3) and pitch (0-99) approximating the speaker's median pitch."""
+    """The variant (the speaker's rank's in their register) and pitch (0-99) approximating the
+    speaker's median pitch."""
     pitch_hz = voice.median_pitch_hz
-    if pitch_hz is None:
-        return "m3", 50
-    if pitch_hz < MALE_BELOW_HZ:
-        return "m3", int(min(90, max(10, 50 + (pitch_hz - 120.0) * 0.6)))
-    return "f3", int(min(90, max(10, 50 + (pitch_hz - 210.0) * 0.4)))
+    if pitch_hz is None or pitch_hz < MALE_BELOW_HZ:
+        variant = MALE_VARIANTS[voice.ordinal % len(MALE_VARIANTS)]
+        if pitch_hz is None:
+            return variant, 50
+        return variant, int(min(90, max(10, 50 + (pitch_hz - 120.0) * 0.6)))
+    variant = FEMALE_VARIANTS[voice.ordinal % len(FEMALE_VARIANTS)]
+    return variant, int(min(90, max(10, 50 + (pitch_hz - 210.0) * 0.4)))
 
 
 class EspeakSynthesizer(Synthesizer):

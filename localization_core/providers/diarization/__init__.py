@@ -1,0 +1,1 @@
+"""Speaker diarization: who speaks when (``DIARIZER_PROVIDER``)."""
