@@ -10,6 +10,7 @@ is judged against it, not against a guess.
 
 from __future__ import annotations
 
+import csv
 import time
 from pathlib import Path
 
@@ -36,6 +37,13 @@ from localization_core.providers.diarization.resemblyzer import ResemblyzerDiari
 from localization_core.providers.synthesis.espeak import EspeakSynthesizer, voice_parameters
 from localization_core.providers.synthesis.piper import PiperSynthesizer, spread_pitches
 from localization_core.providers.transcription.registry import create_transcriber
+from localization_core.review import (
+    ReviewState,
+    apply_edits,
+    export_review,
+    read_review_file,
+    submit,
+)
 from localization_core.settings import Settings
 from localization_core.speakers import assign_speakers, speech_spans
 from localization_core.stages.dub_track import build_dub_track
@@ -316,16 +324,23 @@ def test_the_dub_gives_each_speaker_their_own_voice_and_the_report_lists_them(
         assert one["talk_s"] > 0 and one["voice"] == track.voices[speaker]
         assert one["reference"] or one["reference_missing"]
 
-    # a reviewer gives one line to the other speaker: only that line is spoken again
+    # a reviewer gives one line to the other speaker in the review file (the `localize edit`
+    # flow): only that line is spoken again
+    sheet = export_review(translation, workspace.scratch_dir("review") / "review.csv")
+    with sheet.open(newline="") as readable:
+        rows = list(csv.reader(readable))
     moved = translation.lines[0]
     other = "S2" if moved.speaker == "S1" else "S1"
-    relabelled = translation.model_copy(
-        update={"lines": (moved.model_copy(update={"speaker": other}), *translation.lines[1:])}
-    )
-    again = dub(relabelled)
+    rows[1][3] = other  # the header, then line 1: id, start, end, speaker, ...
+    with sheet.open("w", newline="") as writable:
+        csv.writer(writable).writerows(rows)
+    state, changed = submit(ReviewState(), translation, read_review_file(sheet, {}))
+    assert changed == [moved.id]
+    again = dub(apply_edits(translation, state))
     assert again.synthesized_lines == 1
     assert [fit.key for fit in again.lines[1:]] == [fit.key for fit in track.lines[1:]]
     assert again.lines[0].key != track.lines[0].key and again.lines[0].speaker == other
+    assert again.lines[0].voice != track.lines[0].voice
 
 
 def test_a_new_speaker_s_first_cue_starts_with_a_dash() -> None:
