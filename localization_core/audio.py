@@ -13,6 +13,7 @@ import soundfile as sf
 from localization_core.domain import Span
 
 Samples = npt.NDArray[np.float32]
+LEVEL_BLOCK_FRAMES = 4096  # frames measured at a time (82 s of 20 ms frames)
 _EPS = 1e-10
 
 
@@ -52,14 +53,17 @@ def rms_db(samples: Samples) -> float:
 
 
 def frame_levels_db(samples: Samples, rate: int, frame_s: float = 0.02) -> Samples:
-    """Short-frame RMS levels in dBFS of a mono signal."""
+    """Short-frame RMS levels in dBFS of a mono signal (measured a block of frames at a time,
+    so an hour of audio needs no hour-long float64 copy)."""
     hop = max(1, round(frame_s * rate))
     count = len(samples) // hop
-    if count == 0:
-        return np.zeros(0, dtype=np.float32)
-    frames = samples[: count * hop].reshape(count, hop).astype(np.float64)
-    rms = np.sqrt(np.mean(np.square(frames), axis=1))
-    return np.asarray(20.0 * np.log10(np.maximum(rms, _EPS)), dtype=np.float32)
+    levels = np.zeros(count, dtype=np.float32)
+    for first in range(0, count, LEVEL_BLOCK_FRAMES):
+        last = min(count, first + LEVEL_BLOCK_FRAMES)
+        frames = samples[first * hop : last * hop].reshape(last - first, hop).astype(np.float64)
+        rms = np.sqrt(np.mean(np.square(frames), axis=1))
+        levels[first:last] = 20.0 * np.log10(np.maximum(rms, _EPS))
+    return levels
 
 
 def energy_spans(
@@ -130,14 +134,27 @@ def median_pitch_hz(
 
 
 def duck_gain(
-    spans: list[Span], frames: int, rate: int, duck_db: float, ramp_s: float = 0.1
+    spans: list[Span],
+    frames: int,
+    rate: int,
+    duck_db: float,
+    *,
+    ramp_s: float = 0.1,
+    start: int = 0,
 ) -> Samples:
-    """Per-sample gain: ``duck_db`` inside ``spans``, unity outside, smoothed over ``ramp_s``."""
-    gain = np.ones(frames, dtype=np.float64)
-    for span in spans:
-        gain[int(span.start * rate) : int(span.end * rate)] = 10.0 ** (duck_db / 20.0)
+    """Per-sample gain of samples ``start`` to ``start + frames``: ``duck_db`` inside
+    ``spans``, unity outside, smoothed over ``ramp_s`` (the mean of the last ``ramp_s``, so a
+    block's gain reads the ``ramp_s`` before it and blocks join seamlessly)."""
     ramp = max(1, int(ramp_s * rate))
-    padded = np.concatenate([np.full(ramp, gain[0] if frames else 1.0), gain])
+    lead = min(ramp, start)
+    origin = start - lead
+    gain = np.ones(frames + lead, dtype=np.float64)
+    for span in spans:
+        first, stop = int(span.start * rate) - origin, int(span.end * rate) - origin
+        if stop > 0 and first < len(gain):
+            gain[max(first, 0) : stop] = 10.0 ** (duck_db / 20.0)
+    # before the track's first sample, its first value
+    padded = np.concatenate([np.full(ramp - lead, gain[0] if len(gain) else 1.0), gain])
     cumulative = np.cumsum(padded)
     smoothed = (cumulative[ramp:] - cumulative[:-ramp]) / ramp
     return np.asarray(smoothed, dtype=np.float32)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
 from localization_core import media
 from localization_core.artifacts import DubTrack, LineFit, SourceVideo, Stems, VoiceRefs
@@ -30,6 +31,7 @@ from localization_core.audio import (
 from localization_core.cache import SegmentStore, cache_key
 from localization_core.domain import Span, TranslatedLine, Translation
 from localization_core.errors import TTSGenerationError
+from localization_core.media import atomic_output
 from localization_core.providers.synthesis.base import Synthesizer, VoiceHint
 from localization_core.providers.translation.base import Shorten
 from localization_core.providers.translation.budget import chars_per_second
@@ -38,6 +40,7 @@ from localization_core.timing import FADE_S, MAX_COMPRESS, FitPlan, plan_fit
 from localization_core.workspace import Workspace
 
 MIX_RATE = 48000
+MIX_BLOCK_S = 30.0
 MAX_FAILED_SHARE = 0.2
 DUCK_UNDER_DUB_DB = -12.0
 TRIM_BELOW_PEAK_DB = 40.0
@@ -333,19 +336,30 @@ def over_failure_limit(dub: DubTrack) -> bool:
 
 
 def _mix(workspace: Workspace, stems: Stems, voice: Samples, scratch: Path, lufs: float) -> Path:
-    """Background ducked under the dub plus the dub, normalized to ``lufs``."""
+    """Background ducked under the dub plus the dub, normalized to ``lufs``. Mixed and written
+    ``MIX_BLOCK_S`` at a time: the stereo bed is never held whole (an hour of it is 1.4 GB)."""
     background_path = media.resample_audio(
         workspace.local(stems.background_key),
         scratch / "background-48k.wav",
         rate=MIX_RATE,
         channels=2,
     )
-    background, _ = read_audio(background_path)
-    frames = max(len(background), len(voice))
-    bed = np.zeros((frames, 2), dtype=np.float32)
-    bed[: len(background)] = background
-    gain = duck_gain(energy_spans(voice, MIX_RATE), frames, MIX_RATE, DUCK_UNDER_DUB_DB)
-    mixed = bed * gain[:, None]
-    mixed[: len(voice)] += voice[:, None]
-    raw = write_audio(scratch / "mix-raw.wav", mixed, MIX_RATE)
+    spans = energy_spans(voice, MIX_RATE)
+    block = int(MIX_BLOCK_S * MIX_RATE)
+    raw = scratch / "mix-raw.wav"
+    with (
+        soundfile.SoundFile(str(background_path)) as background,
+        atomic_output(raw) as tmp,
+        soundfile.SoundFile(str(tmp), "w", MIX_RATE, 2, subtype="FLOAT", format="RF64") as mixed,
+    ):
+        frames = max(background.frames, len(voice))
+        for start in range(0, frames, block):
+            count = min(block, frames - start)
+            bed = np.zeros((count, 2), dtype=np.float32)
+            read = background.read(count, dtype="float32", always_2d=True)
+            bed[: len(read)] = read
+            bed *= duck_gain(spans, count, MIX_RATE, DUCK_UNDER_DUB_DB, start=start)[:, None]
+            spoken = voice[start : start + count]
+            bed[: len(spoken)] += spoken[:, None]
+            mixed.write(bed)
     return media.normalize_loudness(raw, scratch / "mix.wav", target_lufs=lufs)

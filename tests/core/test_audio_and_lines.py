@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from localization_core.audio import (
+    LEVEL_BLOCK_FRAMES,
+    duck_gain,
     energy_spans,
     frame_levels_db,
     median_pitch_hz,
@@ -15,7 +18,7 @@ from localization_core.audio import (
     rms_db,
     write_audio,
 )
-from localization_core.domain import Word
+from localization_core.domain import Span, Word
 from localization_core.dub_lines import split_into_dub_lines
 
 RATE = 16000
@@ -98,3 +101,25 @@ def test_long_lines_split_at_comma_or_widest_gap() -> None:
 
 def test_blank_words_are_skipped() -> None:
     assert split_into_dub_lines([w(0, 1, "  ")]) == []
+
+
+def test_levels_and_ducking_in_blocks_match_the_whole_track() -> None:
+    """What lets the dub's mix run a block at a time: levels measured in blocks of frames are
+    the per-frame levels, and the ducking gain of consecutive blocks joins into the gain of the
+    whole track (its smoothing reads the ramp before each block)."""
+    rng = np.random.default_rng(7)
+    hop = round(0.02 * RATE)
+    signal = (rng.standard_normal(hop * (LEVEL_BLOCK_FRAMES + 100)) * 0.1).astype(np.float32)
+    frames = signal.reshape(-1, hop).astype(np.float64)
+    direct = 20 * np.log10(np.maximum(np.sqrt(np.mean(frames**2, axis=1)), 1e-10))
+    assert np.array_equal(frame_levels_db(signal, RATE), direct.astype(np.float32))
+
+    spans = [Span(start=0.0, end=0.3), Span(start=0.95, end=1.42), Span(start=2.0, end=3.1)]
+    whole = duck_gain(spans, 3 * RATE, RATE, -12.0)
+    edges = [0, 100, 1000, RATE, int(1.4 * RATE), 3 * RATE]
+    joined = np.concatenate(
+        [duck_gain(spans, b - a, RATE, -12.0, start=a) for a, b in itertools.pairwise(edges)]
+    )
+    assert whole[int(0.1 * RATE)] == pytest.approx(10 ** (-12 / 20), abs=1e-6)
+    assert whole[int(0.7 * RATE)] == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(joined, whole, atol=1e-6)

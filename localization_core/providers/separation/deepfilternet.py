@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile
 
 from localization_core import media
-from localization_core.audio import Samples, read_audio, write_audio
+from localization_core.audio import Samples
 from localization_core.domain import SeparationResult
 from localization_core.errors import InvalidInputError, SeparationError
+from localization_core.media import atomic_output
 from localization_core.providers.separation.base import AudioSeparator
 
 RATE = 48000
@@ -35,6 +37,7 @@ REFIT_FRAMES = 3
 MAX_REFIT_GAIN = 4.0
 CHUNK_S = 30.0
 CHUNK_PAD_S = 0.5
+BLOCK = RATE * 10  # samples read at a time while enhancing
 ATTENUATION_LIMIT_DB = 100.0
 _FloatPtr = ctypes.POINTER(ctypes.c_float)
 
@@ -72,27 +75,66 @@ def model_delay(model: Path) -> int:
     return fft - hop + int(config["deepfilternet"]["conv_lookahead"]) * hop
 
 
-def enhance(mono: Samples) -> Samples:
-    """DeepFilterNet3's speech estimate of a 48 kHz mono signal, aligned with its input."""
-    lib, model, delay = _runtime()
-    state = lib.df_create(str(model).encode(), ATTENUATION_LIMIT_DB, None)
-    if not state:
-        raise SeparationError(f"DeepFilterNet could not load its model {model.name}")
-    try:
-        hop = int(lib.df_get_frame_length(state))
-        frames = -(-(len(mono) + delay) // hop)
-        padded = np.zeros(frames * hop, dtype=np.float32)
-        padded[: len(mono)] = mono
-        out = np.zeros_like(padded)
-        for start in range(0, len(padded), hop):
-            chunk = np.ascontiguousarray(padded[start : start + hop])
-            result = out[start : start + hop]
-            lib.df_process_frame(
-                state, chunk.ctypes.data_as(_FloatPtr), result.ctypes.data_as(_FloatPtr)
+class _Enhancer:
+    """DeepFilterNet3 run on a stream: mono samples in, its speech estimate out, aligned with
+    the input (the model's delay dropped from the front and fed as silence at the end)."""
+
+    def __init__(self) -> None:
+        lib, model, self.delay = _runtime()
+        self.lib = lib
+        self.state = lib.df_create(str(model).encode(), ATTENUATION_LIMIT_DB, None)
+        if not self.state:
+            raise SeparationError(f"DeepFilterNet could not load its model {model.name}")
+        self.hop = int(lib.df_get_frame_length(self.state))
+        self.pending = np.zeros(0, dtype=np.float32)
+        self.to_skip = self.delay
+
+    def feed(self, mono: Samples) -> Samples:
+        """The speech estimate of every whole frame ``mono`` completes."""
+        joined = np.concatenate([self.pending, mono])
+        whole = len(joined) // self.hop * self.hop
+        self.pending = joined[whole:]
+        out = np.zeros(whole, dtype=np.float32)
+        for start in range(0, whole, self.hop):
+            chunk = np.ascontiguousarray(joined[start : start + self.hop])
+            result = out[start : start + self.hop]
+            self.lib.df_process_frame(
+                self.state, chunk.ctypes.data_as(_FloatPtr), result.ctypes.data_as(_FloatPtr)
             )
+        skipped = min(self.to_skip, len(out))
+        self.to_skip -= skipped
+        return out[skipped:]
+
+    def finish(self, remaining: int) -> Samples:
+        """The last ``remaining`` samples of the estimate: the input's tail and the model's
+        delay, fed as silence."""
+        frames = -(-(len(self.pending) + self.delay) // self.hop)
+        tail = self.feed(np.zeros(frames * self.hop - len(self.pending), dtype=np.float32))
+        return tail[:remaining]
+
+    def close(self) -> None:
+        """Free the model's native state."""
+        self.lib.df_free(self.state)
+
+
+def enhance_file(mix: Path, vocals: Path) -> None:
+    """Write DeepFilterNet3's speech estimate of a 48 kHz ``mix`` (the mean of its channels)
+    to ``vocals``, a block at a time."""
+    enhancer = _Enhancer()
+    try:
+        with (
+            soundfile.SoundFile(str(mix)) as source,
+            atomic_output(vocals) as tmp,
+            soundfile.SoundFile(str(tmp), "w", RATE, 1, subtype="FLOAT", format="RF64") as out,
+        ):
+            left = source.frames
+            for block in source.blocks(blocksize=BLOCK, dtype="float32", always_2d=True):
+                estimate = enhancer.feed(np.asarray(block.mean(axis=1), dtype=np.float32))
+                out.write(estimate[:left])
+                left -= min(left, len(estimate))
+            out.write(enhancer.finish(left))
     finally:
-        lib.df_free(state)
-    return np.asarray(out[delay : delay + len(mono)], dtype=np.float32)
+        enhancer.close()
 
 
 def _background(speech: Samples, mix: Samples) -> Samples:
@@ -114,25 +156,27 @@ def _background(speech: Samples, mix: Samples) -> Samples:
     return np.asarray(background[: len(mix)], dtype=np.float32)
 
 
-def background_of(speech: Samples, mix: Samples) -> Samples:
-    """:func:`_background` over 30 s chunks (each padded by 0.5 s of context) to bound memory."""
-    out = np.zeros_like(mix)
+def background_file(mix: Path, vocals: Path, background: Path) -> None:
+    """Write ``mix`` without the ``vocals`` estimate to ``background`` (:func:`_background`
+    per channel), 30 s at a time, each chunk read with 0.5 s of context on either side."""
     step, pad = int(CHUNK_S * RATE), int(CHUNK_PAD_S * RATE)
-    for start in range(0, len(mix), step):
-        lo, hi = max(0, start - pad), min(len(mix), start + step + pad)
-        part = _background(speech[lo:hi], mix[lo:hi])
-        end = min(len(mix), start + step)
-        out[start:end] = part[start - lo : end - lo]
-    return out
-
-
-def split(samples: Samples) -> tuple[Samples, Samples]:
-    """Vocals (mono) and background (same channels as ``samples``) of a 48 kHz mix."""
-    vocals = enhance(np.asarray(samples.mean(axis=1), dtype=np.float32))
-    background = np.stack(
-        [background_of(vocals, samples[:, c]) for c in range(samples.shape[1])], axis=1
-    )
-    return vocals, np.asarray(background, dtype=np.float32)
+    with (
+        soundfile.SoundFile(str(mix)) as source,
+        soundfile.SoundFile(str(vocals)) as speech,
+        atomic_output(background) as tmp,
+        soundfile.SoundFile(
+            str(tmp), "w", RATE, source.channels, subtype="FLOAT", format="RF64"
+        ) as out,
+    ):
+        for start in range(0, source.frames, step):
+            lo, hi = max(0, start - pad), min(source.frames, start + step + pad)
+            source.seek(lo)
+            speech.seek(lo)
+            part = source.read(hi - lo, dtype="float32", always_2d=True)
+            said = speech.read(hi - lo, dtype="float32")
+            end = min(source.frames, start + step)
+            channels = [_background(said, part[:, c]) for c in range(source.channels)]
+            out.write(np.stack([one[start - lo : end - lo] for one in channels], axis=1))
 
 
 class DeepFilterNetSeparator(AudioSeparator):
@@ -149,10 +193,8 @@ class DeepFilterNetSeparator(AudioSeparator):
             original = media.resample_audio(
                 media_path, Path(scratch) / "original.wav", rate=RATE, channels=2
             )
-            samples, _ = read_audio(original)
-        vocals, background = split(samples)
-        write_audio(out_dir / "vocals.wav", vocals, RATE)
-        write_audio(out_dir / "background.wav", background, RATE)
+            enhance_file(original, out_dir / "vocals.wav")
+            background_file(original, out_dir / "vocals.wav", out_dir / "background.wav")
         return SeparationResult(
             vocals_path=str(out_dir / "vocals.wav"),
             background_path=str(out_dir / "background.wav"),

@@ -11,12 +11,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import soundfile
+
 from localization_core import media
 from localization_core.audio import (
     duck_gain,
     energy_spans,
     read_audio,
-    rms_db,
     write_audio,
 )
 from localization_core.domain import SeparationResult
@@ -26,6 +28,20 @@ from localization_core.providers.separation.base import AudioSeparator
 DUAL_MONO_DB = 30.0
 DUCK_DB = -15.0
 VOICE_BAND = "highpass=f=90,lowpass=f=7800"
+BLOCK = 48000 * 10
+
+
+def stereo_image_db(path: Path) -> float:
+    """How far the side channel (L-R) is below the mid (L+R), in dB, read a block at a time."""
+    energy = np.zeros(2, dtype=np.float64)  # mid, side
+    with soundfile.SoundFile(str(path)) as source:
+        for block in source.blocks(blocksize=BLOCK, dtype="float32", always_2d=True):
+            left, right = block[:, 0], block[:, -1]
+            for index, part in enumerate(((left + right) / 2.0, (left - right) / 2.0)):
+                energy[index] += float(np.sum(np.square(part, dtype=np.float64)))
+        count = max(source.frames, 1)
+    mid, side = (20.0 * np.log10(max(np.sqrt(value / count), 1e-10)) for value in energy)
+    return float(mid - side)
 
 
 class FfmpegSeparator(AudioSeparator):
@@ -42,10 +58,7 @@ class FfmpegSeparator(AudioSeparator):
         vocals, background = out_dir / "vocals.wav", out_dir / "background.wav"
         with tempfile.TemporaryDirectory(dir=out_dir) as scratch:
             original = media.extract_full_audio(media_path, Path(scratch) / "original.wav")
-            samples, _ = read_audio(original)
-            mid = (samples[:, 0] + samples[:, 1]) / 2.0
-            side = (samples[:, 0] - samples[:, 1]) / 2.0
-            stereo_db = rms_db(mid) - rms_db(side)
+            stereo_db = stereo_image_db(original)
             if facts.audio_streams[0].channels < 2 or stereo_db >= DUAL_MONO_DB:
                 return self.without_stereo_image(
                     media_path, out_dir, original=original, stereo_db=stereo_db
