@@ -99,7 +99,7 @@ class DubTrack(Frozen):
     # what spoke the dub and how close to the speaker it is (stock voice, pitch-matched, clone)
     voice: str = ""
     synthesized_lines: int = Field(0, description="lines the synthesizer spoke (not cached)")
-    # each speaker's voice as the engine speaks it (its parameters at the speaker's own pace)
+    # each speaker's voice as the engine speaks it (its parameters, before a line's own pace)
     voices: dict[str, str] = Field(default_factory=dict)
 
 

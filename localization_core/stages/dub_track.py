@@ -235,14 +235,17 @@ def speaker_voices(
     stems: Stems,
     refs: VoiceRefs | None = None,
     cast: Callable[[Sequence[VoiceHint]], tuple[VoiceHint, ...]] | None = None,
+    speakers: Sequence[str] = (),
 ) -> Callable[[str], VoiceHint]:
-    """Each speaker's voice: their own median pitch (the vocals' for a speaker the transcript
-    does not know), their reference clip and rank, as ``cast`` (the synthesizer's) sets them
-    apart. The voices come from the transcript's speakers, so a line a reviewer gives to another
-    speaker takes that speaker's voice and changes no other line."""
+    """Each speaker's voice: their own median pitch, their reference clip and rank, as ``cast``
+    (the synthesizer's) sets them apart. The voices come from the transcript's speakers, so a
+    line a reviewer gives to another speaker takes that speaker's voice and changes no other
+    line; ``speakers`` the transcript does not know (a reviewer's new ones) rank after its own,
+    by name, with the vocals' pitch."""
     profiles = refs.speakers if refs else ()
     known = {profile.speaker for profile in profiles}
     fallback_pitch = functools.cache(lambda: _vocals_pitch(workspace, stems))
+    added = sorted(set(speakers) - known)
 
     def hint(speaker: str, pitch: float | None, ordinal: int) -> VoiceHint:
         ref = refs.of(speaker) if refs else None
@@ -256,13 +259,14 @@ def speaker_voices(
         )
 
     hints = [hint(p.speaker, p.median_pitch_hz or fallback_pitch(), p.ordinal) for p in profiles]
+    hints += [hint(name, fallback_pitch(), len(profiles) + k) for k, name in enumerate(added)]
     cast_hints = {voice.speaker: voice for voice in (cast(hints) if cast else hints)}
 
     @functools.cache
     def voice(speaker: str) -> VoiceHint:
-        if speaker in known:
+        if speaker in cast_hints:
             return cast_hints[speaker]
-        return hint(speaker, fallback_pitch(), len(profiles))
+        return hint(speaker, fallback_pitch(), len(hints))
 
     return voice
 
@@ -292,7 +296,11 @@ def build_dub_track(
     voice = np.zeros(int(duration * MIX_RATE) + 1, dtype=np.float32)
     languages = (translation.source_language, language)
     voices = speaker_voices(
-        workspace, stems, voice_refs, functools.partial(synthesizer.cast, language)
+        workspace,
+        stems,
+        voice_refs,
+        functools.partial(synthesizer.cast, language),
+        speakers=[line.speaker for line in translation.lines],
     )
     renderer = _LineRenderer(workspace, synthesizer, languages, voices, scratch)
     lines = translation.lines

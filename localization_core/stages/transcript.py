@@ -36,11 +36,12 @@ def transcribe(
             f"{transcript.language_probability:.2f} < {MIN_LANGUAGE_PROBABILITY}); "
             "register the video with its source language (--from)"
         )
-    transcript = within_picture(transcript, source.probe.picture_duration)
-    if diarizer is None:
-        return transcript
-    turns = diarizer.diarize(speech, speech_spans(transcript), speakers)
-    return assign_speakers(transcript, turns).model_copy(update={"diarizer": diarizer.name})
+    if diarizer is not None:  # before the cut to the picture, which a split line must keep
+        turns = diarizer.diarize(speech, speech_spans(transcript), speakers)
+        transcript = assign_speakers(transcript, turns).model_copy(
+            update={"diarizer": diarizer.name}
+        )
+    return within_picture(transcript, source.probe.picture_duration)
 
 
 def within_picture(transcript: Transcript, end: float) -> Transcript:

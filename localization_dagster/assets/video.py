@@ -207,9 +207,11 @@ def voice_refs(
         result = pick_voice_refs(storage.workspace(), video_id(context), stems, transcript)
     rows, columns = _speaker_rows(result)
     # the clips are inputs Dagster does not see (a user's clip replaces a chosen one): their
-    # digests are the data version, so a new clip makes every dub after it stale
+    # digests, with the speakers' pitch and rank (which set the dub's voices), are the data
+    # version, so a new clip makes every dub after it stale
     digests = ",".join(f"{ref.speaker}:{ref.digest}" for ref in result.refs)
-    version = dg.DataVersion(hashlib.sha256(digests.encode()).hexdigest()[:24])
+    profiles = ",".join(one.model_dump_json() for one in result.speakers)
+    version = dg.DataVersion(hashlib.sha256(f"{digests}|{profiles}".encode()).hexdigest()[:24])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
         return _refs_output(result, version, rows, columns)

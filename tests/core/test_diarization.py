@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +32,13 @@ from localization_core.domain import (
     Word,
 )
 from localization_core.errors import ConfigurationError
+from localization_core.providers.diarization.base import Diarizer
 from localization_core.providers.diarization.pyannote import pipeline_config
 from localization_core.providers.diarization.registry import create_diarizer
 from localization_core.providers.diarization.resemblyzer import ResemblyzerDiarizer
 from localization_core.providers.synthesis.espeak import EspeakSynthesizer, voice_parameters
 from localization_core.providers.synthesis.piper import PiperSynthesizer, spread_pitches
+from localization_core.providers.transcription.base import Transcriber
 from localization_core.providers.transcription.registry import create_transcriber
 from localization_core.review import (
     ReviewState,
@@ -216,14 +219,48 @@ def test_distinct_voices_per_speaker_for_each_cpu_engine() -> None:
     males = [VoiceHint(speaker=f"S{i + 1}", median_pitch_hz=120.0, ordinal=i) for i in range(3)]
     assert len({voice_parameters(voice) for voice in males}) == 3
     assert voice_parameters(VoiceHint(median_pitch_hz=230.0))[0] == "f3"
-    assert EspeakSynthesizer().cast("de", males) == tuple(males)
+    assert EspeakSynthesizer().cast("de", males) == tuple(males)  # three men: m3, m2, m4
     low, high, near = spread_pitches([100.0, 220.0, 104.0], 98.88)
     assert low < near < high  # the same order as the speakers' own pitches
     semitones = 12 * np.log2(np.array([near / low, high / near]))
     assert (semitones > 2.49).all() and high <= 98.88 * 2 ** (4 / 12) + 0.01
     piper = PiperSynthesizer()
     cast = piper.cast("en", males[:2])
-    assert len({piper.signature("en", voice) for voice in cast}) == 2
+    pitches = [voice.median_pitch_hz or 0.0 for voice in cast]
+    assert 12 * abs(np.log2(pitches[0] / pitches[1])) > 2.49 and {
+        voice.ordinal for voice in cast
+    } == {0, 1}
+    # espeak numbers speakers within their register: the first woman gets f3 whatever her rank
+    mixed = [*males[:2], VoiceHint(speaker="S3", median_pitch_hz=230.0, ordinal=2)]
+    variants = [voice_parameters(voice)[0] for voice in EspeakSynthesizer().cast("de", mixed)]
+    assert variants == ["m3", "m2", "f3"]
+
+
+def test_windows_turns_and_clusters_on_made_up_embeddings() -> None:
+    from localization_core.providers.diarization import resemblyzer as rz
+
+    speech = [Span(start=0.0, end=0.3), Span(start=1.0, end=2.0), Span(start=3.0, end=5.0)]
+    found = rz.windows(speech)
+    assert [(round(a, 6), round(b, 6)) for a, b in found] == [(1, 2), (3, 4.6), (3.4, 5)]
+    # two voices, the second only in the last stretch; the 0.3 s stretch takes its neighbour's
+    a, b = np.eye(4, dtype=np.float32)[0], np.eye(4, dtype=np.float32)[1]
+    labels = rz.cluster(np.stack([a, a, b]), None, [1.0, 3.0, 3.0])
+    assert labels[0] == labels[1] != labels[2]
+    turns = rz.turns_of(speech, found, labels)
+    spans = [(round(t.start, 6), round(t.end, 6)) for t in turns]
+    assert spans == [(0.0, 0.3), (1.0, 2.0), (3.0, 4.0), (4.0, 5.0)]
+    assert turns[0].speaker == turns[1].speaker == turns[2].speaker != turns[3].speaker
+    # a voice heard for under 2 s is folded into the nearest one
+    assert len(set(rz.cluster(np.stack([a, a, b]), None, [3.0, 3.0, 1.0]))) == 1
+    assert rz.cluster(np.stack([a, a, b]), 1, [1.0] * 3) == [0, 0, 0]
+
+
+def test_the_single_speaker_path_leaves_the_lines_as_they_were() -> None:
+    line = DubLine(id=1, start=0.5, end=1.4, text="hi there",
+                   words=words((0.5, 0.9, "hi"), (1.0, 1.4, "there")))  # fmt: skip
+    transcript = Transcript(language="en", language_probability=1.0, lines=(line,))
+    turns = create_diarizer(Settings()).diarize(Path("-"), speech_spans(transcript))
+    assert assign_speakers(transcript, turns) == transcript
 
 
 @pytest.fixture(scope="module")
@@ -354,3 +391,76 @@ def test_a_new_speaker_s_first_cue_starts_with_a_dash() -> None:
     ]  # fmt: skip
     cues = cues_from_lines(lines)
     assert [cue.text for cue in cues] == ["Good evening.", "Welcome.", "- Thank you.", "- So."]
+
+
+class _Heard(Transcriber):
+    """A transcriber that hears the given lines."""
+
+    def __init__(self, transcript: Transcript) -> None:
+        self.heard = transcript
+
+    def transcribe(self, audio: Path, language: str | None = None) -> Transcript:
+        return self.heard
+
+    def detect_language(self, audio: Path) -> tuple[str, float]:
+        return self.heard.language, 1.0
+
+    def supported_languages(self) -> frozenset[str]:
+        return frozenset({"en"})
+
+
+class _Turns(Diarizer):
+    """A diarizer that answers the given turns."""
+
+    name = "given"
+
+    def __init__(self, turns: tuple[Turn, ...]) -> None:
+        self.turns = turns
+
+    def diarize(
+        self, audio: Path, speech: Sequence[Span], speakers: int | None = None
+    ) -> tuple[Turn, ...]:
+        return self.turns
+
+
+def test_a_line_split_at_the_picture_s_end_stays_within_the_picture(tmp_path: Path) -> None:
+    """Speech that outlasts the picture is cut after the speakers are laid over the lines, so a
+    piece of a split line never reaches past the picture."""
+    said = words((8.0, 8.5, "one"), (8.6, 9.0, "two"), (9.6, 10.0, "three"), (10.1, 10.5, "four"))
+    line = DubLine(id=1, start=8.0, end=10.5, text="x", words=said)
+    heard = Transcript(language="en", language_probability=1.0, lines=(line,))
+    turns = (Turn(start=8.0, end=9.3, speaker="S1"), Turn(start=9.3, end=10.6, speaker="S2"))
+    workspace = Workspace(LocalStorage(tmp_path / "s"), tmp_path / "w")
+    workspace.storage.write_bytes("c", b"the speech stem (read by neither stand-in)")
+    probe = MediaProbe(duration=10.0, has_video=True, video_duration=10.0)
+    source = SourceVideo(video_id="v", key="k", filename="v.mp4", version="1", probe=probe,
+                         source_language="en")  # fmt: skip
+    stems = Stems(vocals_key="a", background_key="b", speech_key="c",
+                  separation=SeparationResult(vocals_path="", background_path=""))  # fmt: skip
+    lines = transcribe(workspace, source, stems, _Heard(heard), diarizer=_Turns(turns)).lines
+    assert [(line.speaker, line.text) for line in lines] == [
+        ("S1", "one two"),
+        ("S2", "three four"),
+    ]
+    assert max(one.end for one in lines) <= 10.0
+
+
+def test_speakers_a_reviewer_adds_get_voices_of_their_own(tmp_path: Path) -> None:
+    from localization_core.artifacts import Speaker, VoiceRefs
+    from localization_core.stages.dub_track import speaker_voices
+
+    workspace = Workspace(LocalStorage(tmp_path / "s"), tmp_path / "w")
+    tone = tmp_path / "tone.wav"
+    ffmpeg("-f", "lavfi", "-i", "sine=f=150:d=2", str(tone))
+    workspace.put("speech.wav", tone)
+    stems = Stems(vocals_key="speech.wav", background_key="-", speech_key="speech.wav",
+                  separation=SeparationResult(vocals_path="", background_path=""))  # fmt: skip
+    refs = VoiceRefs(speakers=(Speaker(speaker="S1", talk_s=5, lines=2, median_pitch_hz=120),))
+    cast = EspeakSynthesizer().cast
+    voices = speaker_voices(workspace, stems, refs, lambda hints: cast("de", hints),
+                            speakers=["S1", "S9", "S7"])  # fmt: skip
+    chosen = {name: voice_parameters(voices(name)) for name in ("S1", "S7", "S9")}
+    assert len(set(chosen.values())) == 3, chosen
+    # a VoiceRefs stored before speakers were profiled: everyone at the vocals' pitch, rank 0
+    old = speaker_voices(workspace, stems, VoiceRefs())("S1")
+    assert old.ordinal == 0 and old.median_pitch_hz == pytest.approx(150, rel=0.05)

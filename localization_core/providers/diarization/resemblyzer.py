@@ -35,6 +35,7 @@ LEVEL_DBFS = -30.0  # the encoder's training level (its mel spectrogram is not l
 FINE_DISTANCE = 0.2  # first pass: windows this close are surely one speaker
 SAME_SPEAKER_DISTANCE = 0.38  # centroids closer than this are one speaker
 MAX_CLUSTERED = 2000  # windows clustered (about 13 min of speech); the rest join the nearest
+BATCH = 256  # windows through the encoder at a time (its memory does not grow with the video)
 MIN_SPEAKER_S = 2.0
 
 Window = tuple[float, float]
@@ -68,7 +69,7 @@ def windows(speech: Sequence[Span]) -> list[Window]:
         if span.duration <= WINDOW_S:
             found.append((span.start, span.end))
             continue
-        count = int(np.ceil((span.duration - WINDOW_S) / HOP_S)) + 1
+        count = int(np.ceil((span.duration - WINDOW_S) / HOP_S - 1e-9)) + 1
         starts = [min(span.start + i * HOP_S, span.end - WINDOW_S) for i in range(count)]
         found.extend((start, start + WINDOW_S) for start in starts)
     return found
@@ -107,8 +108,9 @@ def cluster(embeddings: Samples, speakers: int | None, seconds_each: Sequence[fl
     else:
         first = fcluster(tree, t=FINE_DISTANCE, criterion="distance")
     groups = [list(chosen[first == label]) for label in np.unique(first)]
-    if not speakers:
-        groups = _merge_near(embeddings, groups, seconds_each)
+    if not speakers:  # talk time scaled up by the windows left out of the clustering
+        scale = len(embeddings) / len(chosen)
+        groups = _merge_near(embeddings, groups, [seconds * scale for seconds in seconds_each])
     centroids = np.stack([_centroid(embeddings[group]) for group in groups])
     return [int(i) for i in np.argmax(embeddings @ centroids.T, axis=1)]
 
@@ -183,6 +185,18 @@ def _merged(turns: list[Turn]) -> list[Turn]:
     return merged
 
 
+def _mel(audio: Any, samples: Samples, window: Window) -> Samples:
+    """The encoder's input for one window: its samples at the training level, zero-padded to
+    1.6 s, as 160 mel frames."""
+    width = int(WINDOW_S * RATE)
+    start, end = window
+    piece = samples[int(start * RATE) : int(end * RATE)].astype(np.float32)
+    piece = audio.normalize_volume(piece, LEVEL_DBFS, increase_only=True)
+    padded = np.zeros(width, dtype=np.float32)
+    padded[: min(width, len(piece))] = piece[:width]
+    return np.asarray(audio.wav_to_mel_spectrogram(padded)[:160], dtype=np.float32)
+
+
 class ResemblyzerDiarizer(Diarizer):
     """Voice embeddings over the speech, clustered: CPU, no downloads."""
 
@@ -199,20 +213,16 @@ class ResemblyzerDiarizer(Diarizer):
         return self._encoder
 
     def embed(self, samples: Samples, found: Sequence[Window]) -> Samples:
-        """One L2-normed voice embedding per window of 16 kHz mono ``samples``."""
+        """One L2-normed voice embedding per window of 16 kHz mono ``samples``, ``BATCH``
+        windows at a time."""
         torch, _, audio = _import_encoder()
-        width = int(WINDOW_S * RATE)
-        mels = []
-        for start, end in found:
-            piece = samples[int(start * RATE) : int(end * RATE)].astype(np.float32)
-            piece = audio.normalize_volume(piece, LEVEL_DBFS, increase_only=True)
-            padded = np.zeros(width, dtype=np.float32)
-            padded[: min(width, len(piece))] = piece[:width]
-            mels.append(audio.wav_to_mel_spectrogram(padded)[:160])
+        encoder = self._loaded()
+        embedded = []
         with torch.no_grad():
-            batch = torch.from_numpy(np.stack(mels))
-            embedded = self._loaded()(batch).cpu().numpy()
-        return np.asarray(embedded, dtype=np.float32)
+            for first in range(0, len(found), BATCH):
+                mels = [_mel(audio, samples, window) for window in found[first : first + BATCH]]
+                embedded.append(encoder(torch.from_numpy(np.stack(mels))).cpu().numpy())
+        return np.asarray(np.concatenate(embedded), dtype=np.float32)
 
     def diarize(
         self, audio: Path, speech: Sequence[Span], speakers: int | None = None

@@ -2,14 +2,15 @@
 
 Voice matching is an approximation: the male/female register and the pitch are chosen from the
 original speaker's median pitch; there is no timbre cloning. Each speaker of a video takes
-another variant of their register (by rank, ``VoiceHint.ordinal``), so two speakers never share
-a voice (up to 8 male and 5 female speakers).
+another variant of their register (``cast``), so two speakers never share a voice (up to 8 male
+and 5 female speakers).
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,9 +51,14 @@ def espeak_voice(language: str) -> str:
     raise TTSGenerationError(-1, f"espeak-ng has no voice for language {language!r}")
 
 
+def is_male(voice: VoiceHint) -> bool:
+    """Whether espeak-ng speaks ``voice`` with a male variant (an unknown pitch counts as male)."""
+    return voice.median_pitch_hz is None or voice.median_pitch_hz < MALE_BELOW_HZ
+
+
 def voice_parameters(voice: VoiceHint) -> tuple[str, int]:
-    """The variant (the speaker's rank's in their register) and pitch (0-99) approximating the
-    speaker's median pitch."""
+    """The variant (``ordinal``: the speaker's place in their register, see ``cast``) and the
+    pitch (0-99) approximating the speaker's median pitch."""
     pitch_hz = voice.median_pitch_hz
     if pitch_hz is None or pitch_hz < MALE_BELOW_HZ:
         variant = MALE_VARIANTS[voice.ordinal % len(MALE_VARIANTS)]
@@ -70,6 +76,18 @@ class EspeakSynthesizer(Synthesizer):
 
     def __init__(self, words_per_minute: int = WORDS_PER_MINUTE) -> None:
         self.words_per_minute = words_per_minute
+
+    def cast(self, language: str, voices: Sequence[VoiceHint]) -> tuple[VoiceHint, ...]:
+        """Each speaker numbered within their register, by rank: the first man gets m3 and the
+        first woman f3, the next of each m2 and f2, and so on."""
+        del language
+        counts = {True: 0, False: 0}
+        cast = []
+        for voice in sorted(voices, key=lambda one: one.ordinal):
+            male = is_male(voice)
+            cast.append(voice.model_copy(update={"ordinal": counts[male]}))
+            counts[male] += 1
+        return tuple(cast)
 
     def signature(self, language: str, voice: VoiceHint) -> str:
         """Engine, voice, variant, pitch and rate: everything that changes the waveform."""
