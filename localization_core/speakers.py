@@ -90,5 +90,5 @@ def talk_time(lines: Sequence[DubLine]) -> dict[str, float]:
     """Seconds of speech per speaker (the lines' spans), in order of first appearance."""
     seconds: dict[str, float] = {}
     for line in lines:
-        seconds[line.speaker] = round(seconds.get(line.speaker, 0.0) + line.end - line.start, 3)
-    return seconds
+        seconds[line.speaker] = seconds.get(line.speaker, 0.0) + line.end - line.start
+    return {speaker: round(total, 3) for speaker, total in seconds.items()}

@@ -6,7 +6,7 @@ numbers the asset's plots follow across partitions.
 ``report.json`` stays the machine-readable copy; this is the same content for a person.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -54,9 +54,17 @@ def _speakers_cell(report: Mapping[str, Any]) -> str:
     return f"{len(speakers)} ({report.get('diarizer', 'single')}): {talk}" if speakers else "none"
 
 
+def table_of(rows: Sequence[Mapping[str, Any]], kinds: Mapping[str, str]) -> dg.TableMetadataValue:
+    """A metadata table of ``rows`` whose columns are ``kinds`` (name: Dagster type), in order."""
+    columns = [dg.TableColumn(name, kind) for name, kind in kinds.items()]
+    return dg.TableMetadataValue(
+        [dg.TableRecord(dict(row)) for row in rows], dg.TableSchema(columns)
+    )
+
+
 def speakers_table(report: Mapping[str, Any]) -> dg.TableMetadataValue:
     """One row per speaker: talk time, lines, the reference clip chosen and the dub's voice."""
-    records = []
+    rows = []
     for one in report.get("speakers", []):
         ref = one["reference"]
         chosen = (
@@ -64,25 +72,17 @@ def speakers_table(report: Mapping[str, Any]) -> dg.TableMetadataValue:
             if ref
             else f"none: {one['reference_missing'] or 'not chosen'}"
         )
-        records.append(
-            dg.TableRecord(
-                {
-                    "speaker": one["speaker"],
-                    "talk_s": one["talk_s"],
-                    "dub_lines": one["dub_lines"],
-                    "reference": chosen,
-                    "voice": one["voice"],
-                }
-            )
+        rows.append(
+            {
+                "speaker": one["speaker"],
+                "talk_s": one["talk_s"],
+                "dub_lines": one["dub_lines"],
+                "reference": chosen,
+                "voice": one["voice"],
+            }
         )
-    columns = [
-        dg.TableColumn("speaker", "string"),
-        dg.TableColumn("talk_s", "float"),
-        dg.TableColumn("dub_lines", "int"),
-        dg.TableColumn("reference", "string"),
-        dg.TableColumn("voice", "string"),
-    ]
-    return dg.MetadataValue.table(records=records, schema=dg.TableSchema(columns=columns))
+    kinds = {"speaker": "string", "talk_s": "float", "dub_lines": "int"}
+    return table_of(rows, {**kinds, "reference": "string", "voice": "string"})
 
 
 def _cost_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -99,15 +99,13 @@ class _LineRenderer:
         self.store = SegmentStore(workspace.storage, "cache/tts", ".wav")
         self.synthesized = 0  # lines the synthesizer was asked for (the rest were cache hits)
 
-    def clip(self, line: TranslatedLine) -> tuple[Samples, str]:
-        """The trimmed TTS clip of ``line`` at MIX_RATE and its cache entry (synthesized once)."""
+    def clip(self, line: TranslatedLine) -> tuple[Samples, str, str]:
+        """The trimmed TTS clip of ``line`` at MIX_RATE, its cache entry (synthesized once) and
+        the engine's parameters it was spoken with."""
         voice = self.voice_of(line)
+        engine = self.synthesizer.signature(self.language, voice)
         key = cache_key(
-            "tts",
-            text=line.text,
-            language=self.language,
-            engine=self.synthesizer.signature(self.language, voice),
-            voice=voice.model_dump(),
+            "tts", text=line.text, language=self.language, engine=engine, voice=voice.model_dump()
         )
         if not self.store.has(key):
             raw = self.synthesizer.synthesize(
@@ -120,7 +118,7 @@ class _LineRenderer:
             local, self.scratch / f"line-{line.id}-48k.wav", rate=MIX_RATE, channels=1
         )
         samples, _ = read_audio(resampled, mono=True)
-        return trim_silence(samples, MIX_RATE), self.store.key_for(key)
+        return trim_silence(samples, MIX_RATE), self.store.key_for(key), engine
 
     def voice_of(self, line: TranslatedLine) -> VoiceHint:
         """The voice ``line`` is spoken in: its speaker's, at the source line's pace."""
@@ -166,12 +164,12 @@ def _render_line(
         return LineFit(id=line.id, slot=slot, action="empty", speaker=line.speaker)
     asked = renderer.synthesized
     try:
-        clip, key = renderer.clip(line)
+        clip, key, engine = renderer.clip(line)
         plan = plan_fit(len(clip) / MIX_RATE, slot, next_start)
         shorter = shorten(line, plan.placed_s * MAX_COMPRESS) if plan.cut and shorten else None
         if shorter:  # the translator's shorter wording, re-synthesized and re-fitted
             line = line.model_copy(update={"text": shorter})
-            clip, key = renderer.clip(line)
+            clip, key, engine = renderer.clip(line)
             plan = plan_fit(len(clip) / MIX_RATE, slot, next_start)
     except TTSGenerationError as exc:
         return LineFit(
@@ -194,12 +192,11 @@ def _render_line(
             speaker=line.speaker,
         )
     placed = _place(voice, clip, slot, plan)
-    spoken = renderer.voice_of(line)
     return LineFit(
         id=line.id,
         slot=slot,
         speaker=line.speaker,
-        voice=renderer.synthesizer.signature(renderer.language, spoken),
+        voice=engine,
         synthesized_s=round(synth_s, 3),
         placed_s=round(placed / MIX_RATE, 3),
         action=plan.action,

@@ -26,6 +26,7 @@ from localization_core.audio import (
 )
 from localization_core.domain import DubLine, Transcript, Word
 from localization_core.errors import InvalidInputError
+from localization_core.speakers import talk_time
 from localization_core.workspace import Workspace
 
 MIN_S, MAX_S = 6.0, 10.0
@@ -160,14 +161,12 @@ def pick_voice_refs(
 def speaker_profiles(lines: Sequence[DubLine], vocals: Samples, rate: int) -> tuple[Speaker, ...]:
     """Each speaker's talk time, line count and median pitch (over their own lines), ranked by
     talk time (most first; ties by id)."""
-    talk: dict[str, float] = {}
-    for line in lines:
-        talk[line.speaker] = talk.get(line.speaker, 0.0) + line.end - line.start
-    ranked = sorted(talk, key=lambda speaker: (-round(talk[speaker], 3), speaker))
+    talk = talk_time(lines)
+    ranked = sorted(talk, key=lambda speaker: (-talk[speaker], speaker))
     return tuple(
         Speaker(
             speaker=speaker,
-            talk_s=round(talk[speaker], 3),
+            talk_s=talk[speaker],
             lines=sum(line.speaker == speaker for line in lines),
             median_pitch_hz=_pitch_of(speaker, lines, vocals, rate),
             ordinal=rank,

@@ -24,6 +24,7 @@ from localization_dagster.assets.common import (
     videos,
 )
 from localization_dagster.checks import STEMS_CHECKS, stems_check
+from localization_dagster.report import table_of
 from localization_dagster.resources import (
     DiarizerResource,
     PipelineResource,
@@ -148,21 +149,14 @@ def transcript(
 def _talk_table(result: Transcript, talk: dict[str, float]) -> dg.TableMetadataValue:
     """Each speaker's talk time and line count."""
     rows = [
-        dg.TableRecord(
-            {
-                "speaker": speaker,
-                "talk_s": seconds,
-                "lines": sum(line.speaker == speaker for line in result.lines),
-            }
-        )
+        {
+            "speaker": speaker,
+            "talk_s": seconds,
+            "lines": sum(line.speaker == speaker for line in result.lines),
+        }
         for speaker, seconds in talk.items()
     ]
-    columns = [
-        dg.TableColumn("speaker", "string"),
-        dg.TableColumn("talk_s", "float"),
-        dg.TableColumn("lines", "int"),
-    ]
-    return dg.TableMetadataValue(rows, dg.TableSchema(columns))
+    return table_of(rows, {"speaker": "string", "talk_s": "float", "lines": "int"})
 
 
 @dg.asset(
@@ -205,7 +199,6 @@ def voice_refs(
     """Each speaker's 6-10 s reference clip and its words, for voice matching and cloning."""
     with stage("voice_refs"):
         result = pick_voice_refs(storage.workspace(), video_id(context), stems, transcript)
-    rows, columns = _speaker_rows(result)
     # the clips are inputs Dagster does not see (a user's clip replaces a chosen one): their
     # digests, with the speakers' pitch and rank (which set the dub's voices), are the data
     # version, so a new clip makes every dub after it stale
@@ -214,49 +207,39 @@ def voice_refs(
     version = dg.DataVersion(hashlib.sha256(f"{digests}|{profiles}".encode()).hexdigest()[:24])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
-        return _refs_output(result, version, rows, columns)
+        return _refs_output(result, version)
 
 
-def _speaker_rows(result: VoiceRefs) -> tuple[list[dg.TableRecord], list[dg.TableColumn]]:
+def _speaker_table(result: VoiceRefs) -> dg.TableMetadataValue:
     """One row per speaker: talk time, pitch, rank and the reference chosen (or why none)."""
     speakers = [one.speaker for one in result.speakers] or [ref.speaker for ref in result.refs]
     rows = []
     for speaker in speakers:
         ref, profile = result.of(speaker), result.profile(speaker)
         rows.append(
-            dg.TableRecord(
-                {
-                    "speaker": speaker,
-                    "talk_s": profile.talk_s if profile else 0.0,
-                    "pitch_hz": (profile.median_pitch_hz or 0.0) if profile else 0.0,
-                    "source": ref.source if ref else "none",
-                    "span": f"{ref.start:.2f}-{ref.end:.2f} s" if ref else "-",
-                    "speech": f"{ref.vad_coverage:.0%}" if ref else "-",
-                    "text": ref.text if ref else result.missing.get(speaker, ""),
-                }
-            )
+            {
+                "speaker": speaker,
+                "talk_s": profile.talk_s if profile else 0.0,
+                "pitch_hz": (profile.median_pitch_hz or 0.0) if profile else 0.0,
+                "source": ref.source if ref else "none",
+                "span": f"{ref.start:.2f}-{ref.end:.2f} s" if ref else "-",
+                "speech": f"{ref.vad_coverage:.0%}" if ref else "-",
+                "text": ref.text if ref else result.missing.get(speaker, ""),
+            }
         )
     kinds = {"talk_s": "float", "pitch_hz": "float"}
-    columns = [
-        dg.TableColumn(name, kinds.get(name, "string"))
-        for name in ("speaker", "talk_s", "pitch_hz", "source", "span", "speech", "text")
-    ]
-    return rows, columns
+    names = ("speaker", "talk_s", "pitch_hz", "source", "span", "speech", "text")
+    return table_of(rows, {name: kinds.get(name, "string") for name in names})
 
 
-def _refs_output(
-    result: VoiceRefs,
-    version: dg.DataVersion,
-    rows: list[dg.TableRecord],
-    columns: list[dg.TableColumn],
-) -> dg.Output[VoiceRefs]:
+def _refs_output(result: VoiceRefs, version: dg.DataVersion) -> dg.Output[VoiceRefs]:
     return dg.Output(
         result,
         data_version=version,
         metadata={
             "speakers": len(result.speakers) or len(result.refs),
             "references": len(result.refs),
-            "speaker_voices": dg.TableMetadataValue(rows, dg.TableSchema(columns)),
+            "speaker_voices": _speaker_table(result),
             "missing": ", ".join(f"{k}: {v}" for k, v in result.missing.items()) or "none",
         },
     )

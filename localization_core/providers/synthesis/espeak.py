@@ -60,12 +60,12 @@ def voice_parameters(voice: VoiceHint) -> tuple[str, int]:
     """The variant (``ordinal``: the speaker's place in their register, see ``cast``) and the
     pitch (0-99) approximating the speaker's median pitch."""
     pitch_hz = voice.median_pitch_hz
-    if pitch_hz is None or pitch_hz < MALE_BELOW_HZ:
-        variant = MALE_VARIANTS[voice.ordinal % len(MALE_VARIANTS)]
-        if pitch_hz is None:
-            return variant, 50
+    variants = MALE_VARIANTS if is_male(voice) else FEMALE_VARIANTS
+    variant = variants[voice.ordinal % len(variants)]
+    if pitch_hz is None:
+        return variant, 50
+    if is_male(voice):
         return variant, int(min(90, max(10, 50 + (pitch_hz - 120.0) * 0.6)))
-    variant = FEMALE_VARIANTS[voice.ordinal % len(FEMALE_VARIANTS)]
     return variant, int(min(90, max(10, 50 + (pitch_hz - 210.0) * 0.4)))
 
 
